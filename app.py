@@ -1,0 +1,44 @@
+"""amplify — the what-if app for growth marketers: where to put this week's boost budget.
+
+Run it with ``streamlit run app.py``. This file only sets up the page, the navigation and the sidebar; each
+page is a script in ``src/amplify/ui/pages/`` and every computation lives in the ``amplify`` package.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from amplify.ui import pages, session
+from amplify.ui import state as S
+from amplify.ui.guard import page_guard
+
+st.set_page_config(page_title="amplify — where to boost", page_icon="📣", layout="wide")
+
+with page_guard("loading the sample account"):
+    session.ensure_dataset()
+
+nav = st.navigation(
+    [
+        st.Page(pages.DATA, title="Data", icon="📄", default=True),
+        st.Page(pages.MODEL, title="Model", icon="🧠"),
+        st.Page(pages.PLAN, title="Plan", icon="💰"),
+        st.Page(pages.SCENARIOS, title="Scenarios", icon="🔀"),
+        st.Page(pages.SIMULATE, title="Simulate", icon="🎲"),
+    ]
+)
+
+with st.sidebar:
+    st.markdown("### 📣 amplify")
+    posts = st.session_state.get(S.POSTS)
+    if posts is not None:
+        st.markdown(f"**Data:** {st.session_state[S.DATASET_NAME]}")
+        st.caption(f"{len(posts):,} posts · {posts['platform'].nunique()} platforms")
+        with page_guard("checking the model"):
+            entry = session.fitted()
+            if entry is None:
+                st.caption("Model: not fitted yet")
+            else:
+                kind = "fast first look" if session.is_fast(entry) else "full fit"
+                st.caption(f"Model: {kind} ✓")
+
+nav.run()

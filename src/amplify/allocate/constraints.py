@@ -1,0 +1,521 @@
+"""What a marketer may constrain: validated once, compiled into per-arm boxes for a set of curves.
+
+:class:`Constraints` and :class:`PlatformBounds` are frozen pydantic models (``extra="forbid"``,
+with "did you mean" hints for misspelt fields) checked on construction: impossible combinations
+(minimums above the budget, a lock above a maximum, locks summing over the budget, a negative
+budget) raise :class:`ConstraintError`, which names the platform and the numbers.
+
+:func:`compile_constraints` turns them into what the solver needs for a given
+:class:`~amplify.curves.ResponseCurves`: a box ``[lo, hi]`` per arm (bounds of a platform with a
+single arm, the maximum change from the previous plan, the extrapolation cap) and, for platforms
+with several arms (posts), a bound on the platform's *sum*. Hard constraints (budget, bounds, locks)
+that cannot all hold raise :class:`ConstraintError`; soft ones (maximum change, extrapolation cap)
+are widened just enough to make the budget placeable, and the plan says so.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from amplify.constants import PLATFORM_ALIASES, PLATFORMS
+from amplify.curves import ResponseCurves
+from amplify.errors import AmplifyError
+
+__all__ = [
+    "Compiled",
+    "ConstraintError",
+    "Constraints",
+    "PlatformBounds",
+    "compile_constraints",
+    "normalize_platform",
+]
+
+FloatArray = NDArray[np.float64]
+IntArray = NDArray[np.int64]
+
+#: Relative slack when comparing sums of money (rounding of user input).
+_REL = 1e-9
+
+
+class ConstraintError(AmplifyError, ValueError):
+    """Constraints that cannot all hold; the message names the platform, the numbers and the fix."""
+
+
+def _money(x: float) -> str:
+    return f"{x:,.2f}"
+
+
+def normalize_platform(name: str) -> str:
+    """Canonical platform name for common spellings (``"FB"`` → ``"facebook"``), else "
+    "lower-cased."""
+    key = "".join(ch for ch in str(name).lower() if ch not in " -_")
+    return PLATFORM_ALIASES.get(key, str(name).strip().lower())
+
+
+def _reject_unknown_fields(model: type[BaseModel], data: Any) -> None:
+    """Raise a ConstraintError with a "did you mean" hint for fields the model does not have."""
+    if not isinstance(data, Mapping):
+        return
+    known = list(model.model_fields)
+    unknown = [k for k in data if k not in known]
+    if not unknown:
+        return
+    parts = []
+    for key in unknown:
+        close = difflib.get_close_matches(str(key), known, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        parts.append(f"{key!r}{hint}")
+    raise ConstraintError(
+        f"{model.__name__}: unknown field {', '.join(parts)}; known fields: {', '.join(known)}"
+    )
+
+
+def _constraint_error(e: ValidationError) -> ConstraintError | None:
+    """The ConstraintError a validator raised, if pydantic wrapped one."""
+    for err in e.errors():
+        inner = (err.get("ctx") or {}).get("error")
+        if isinstance(inner, ConstraintError):
+            return inner
+    return None
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    def __init__(self, **data: Any) -> None:
+        _reject_unknown_fields(type(self), data)
+        try:
+            super().__init__(**data)
+        except ValidationError as e:
+            inner = _constraint_error(e)
+            if inner is not None:
+                raise ConstraintError(str(inner)) from None
+            raise
+
+
+class PlatformBounds(_Frozen):
+    """Spend limits of one platform (the sum over its arms when the arms are posts).
+
+    Parameters
+    ----------
+    min
+        Spend at least this much on the platform.
+    max
+        Spend at most this much (None: no maximum).
+    lock
+        Spend exactly this much (``min``/``max``, if given, must allow it).
+    """
+
+    min: float = Field(default=0.0, ge=0.0, allow_inf_nan=False)
+    max: float | None = Field(default=None, ge=0.0, allow_inf_nan=False)
+    lock: float | None = Field(default=None, ge=0.0, allow_inf_nan=False)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> PlatformBounds:
+        if self.max is not None and self.min > self.max * (1 + _REL):
+            raise ConstraintError(
+                f"min {_money(self.min)} is above max {_money(self.max)}; lower the min or raise "
+                f"the max"
+            )
+        if self.lock is not None:
+            if self.max is not None and self.lock > self.max * (1 + _REL):
+                raise ConstraintError(
+                    f"lock {_money(self.lock)} is above max {_money(self.max)}; lower the lock or "
+                    f"raise "
+                    "the max"
+                )
+            if self.lock < self.min * (1 - _REL):
+                raise ConstraintError(
+                    f"lock {_money(self.lock)} is below min {_money(self.min)}; raise the lock or "
+                    f"lower "
+                    "the min"
+                )
+        return self
+
+    @property
+    def lower(self) -> float:
+        """The least the platform may get (the lock when locked)."""
+        return float(self.lock) if self.lock is not None else float(self.min)
+
+    @property
+    def upper(self) -> float:
+        """The most the platform may get (``inf`` without a maximum)."""
+        if self.lock is not None:
+            return float(self.lock)
+        return math.inf if self.max is None else float(self.max)
+
+
+class Constraints(_Frozen):
+    """Everything that limits a plan, validated on construction.
+
+    Parameters
+    ----------
+    budget
+        Total spend to place (account currency). All of it is placed, unless a CPA or ROAS target
+        says the last units are not worth it.
+    bounds
+        Per-platform :class:`PlatformBounds` (keys accept common spellings: ``"FB"``, ``"Insta"``,
+        ``"TikTok"``).
+    min_per_arm
+        Minimum spend of an arm that gets any (a boosted post gets 0 or at least this).
+    step
+        Spend is rounded to multiples of this (0: no rounding). The sum still equals the budget:
+        when the budget is not a multiple of the step, one arm carries the remainder; bounds off the
+        step grid are kept exactly.
+    max_change
+        Fraction of the budget each arm may move relative to ``previous`` (None: no limit).
+    previous
+        Yesterday's spend per arm (arm names as in the curves; missing arms count as 0).
+    target_cpa
+        Stop adding spend where the *marginal* cost per conversion exceeds this.
+    target_roas
+        Stop adding spend where the marginal revenue per unit of spend falls below this (needs
+        curves with value).
+    max_extrapolation
+        Cap each arm at this multiple of the largest spend it was observed at (None: no cap; plans
+        beyond 3× are flagged either way).
+
+    Raises
+    ------
+    ConstraintError
+        Impossible combinations, naming the platform and the numbers.
+    """
+
+    budget: float = Field(ge=0.0, allow_inf_nan=False)
+    bounds: dict[str, PlatformBounds] = Field(default_factory=dict)
+    min_per_arm: float = Field(default=0.0, ge=0.0, allow_inf_nan=False)
+    step: float = Field(default=0.0, ge=0.0, allow_inf_nan=False)
+    max_change: float | None = Field(default=None, ge=0.0, allow_inf_nan=False)
+    previous: dict[str, float] | None = None
+    target_cpa: float | None = Field(default=None, gt=0.0, allow_inf_nan=False)
+    target_roas: float | None = Field(default=None, gt=0.0, allow_inf_nan=False)
+    max_extrapolation: float | None = Field(default=None, gt=0.0, allow_inf_nan=False)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _budget_sign(cls, data: Any) -> Any:
+        if isinstance(data, Mapping):
+            budget = data.get("budget")
+            if isinstance(budget, (int, float)) and budget < 0:
+                raise ConstraintError(
+                    f"budget {_money(float(budget))} is negative; give a budget >= 0"
+                )
+        return data
+
+    @field_validator("bounds", mode="before")
+    @classmethod
+    def _canonical_platforms(cls, value: Any) -> Any:
+        if not isinstance(value, Mapping):
+            return value
+        out: dict[str, Any] = {}
+        for key, bound in value.items():
+            name = normalize_platform(key)
+            if name in out:
+                raise ConstraintError(f"bounds: platform {name!r} is given twice (as {key!r})")
+            if isinstance(bound, Mapping):
+                try:
+                    bound = PlatformBounds(**bound)
+                except ConstraintError as e:
+                    raise ConstraintError(f"{name}: {e}") from None
+            out[name] = bound
+        return out
+
+    @field_validator("previous")
+    @classmethod
+    def _previous_ok(cls, value: dict[str, float] | None) -> dict[str, float] | None:
+        if value is None:
+            return None
+        bad = {a: v for a, v in value.items() if not (math.isfinite(v) and v >= 0)}
+        if bad:
+            raise ConstraintError(f"previous: spend must be finite and >= 0, got {bad}")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Constraints:
+        if self.target_cpa is not None and self.target_roas is not None:
+            raise ConstraintError("give a CPA target or a ROAS target, not both")
+        budget = self.budget
+        over = budget * (1 + _REL) + 1e-9
+        for name, b in self.bounds.items():
+            if b.lower > over:
+                what = "lock" if b.lock is not None else "min"
+                raise ConstraintError(
+                    f"{name}: {what} {_money(b.lower)} is above the budget {_money(budget)}; lower "
+                    f"the "
+                    f"{what} or raise the budget"
+                )
+        locks = {n: float(b.lock) for n, b in self.bounds.items() if b.lock is not None}
+        if len(locks) > 1 and sum(locks.values()) > over:
+            listed = ", ".join(f"{n} {_money(v)}" for n, v in locks.items())
+            raise ConstraintError(
+                f"the locks ({listed}) sum to {_money(sum(locks.values()))}, above the budget "
+                f"{_money(budget)}; lower a lock or raise the budget"
+            )
+        lowers = {n: b.lower for n, b in self.bounds.items() if b.lower > 0}
+        if sum(lowers.values()) > over:
+            listed = ", ".join(f"{n} {_money(v)}" for n, v in lowers.items())
+            raise ConstraintError(
+                f"the platform minimums and locks ({listed}) sum to "
+                f"{_money(sum(lowers.values()))}, "
+                f"above the budget {_money(budget)}; lower them or raise the budget"
+            )
+        m = self.min_per_arm
+        for name, b in self.bounds.items():
+            if m > 0 and b.lower > 0 and b.upper < m * (1 - _REL):
+                raise ConstraintError(
+                    f"{name}: must get {_money(b.lower)}-{_money(b.upper)}, but an arm that gets "
+                    f"any spend "
+                    f"needs at least min_per_arm {_money(m)}"
+                )
+        return self
+
+    def with_budget(self, budget: float) -> Constraints:
+        """The same constraints for another budget (validated again)."""
+        return self.replace(budget=float(budget))
+
+    def replace(self, **changes: Any) -> Constraints:
+        """A copy with some fields changed (validated again)."""
+        data = self.model_dump()
+        data.update(changes)
+        return Constraints(**data)
+
+
+# --------------------------------------------------------------------------------------------------
+# compilation for one set of curves
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Group:
+    """A bound on the sum of several arms (the posts of one platform)."""
+
+    platform: str
+    arms: IntArray
+    lo: float
+    hi: float
+
+
+@dataclass(frozen=True)
+class Compiled:
+    """Constraints in solver form for one set of curves (see :func:`compile_constraints`).
+
+    ``lo``/``hi`` are per-arm boxes (``hi`` may be ``inf``); ``groups`` bound platform sums of
+    multi-arm platforms; ``floor`` is the least marginal return (conversions, or revenue under a
+    ROAS target, per unit of spend) worth buying; ``notes`` say which soft constraints were widened.
+    """
+
+    budget: float
+    lo: FloatArray
+    hi: FloatArray
+    groups: tuple[Group, ...]
+    min_per_arm: float
+    step: float
+    floor: float | None
+    revenue: bool
+    notes: tuple[str, ...]
+    previous: FloatArray | None
+
+    @property
+    def n_arms(self) -> int:
+        return int(self.lo.shape[0])
+
+
+def _platform_index(platform: Sequence[str]) -> dict[str, IntArray]:
+    out: dict[str, list[int]] = {}
+    for j, p in enumerate(platform):
+        out.setdefault(p, []).append(j)
+    return {p: np.asarray(v, dtype=np.int64) for p, v in out.items()}
+
+
+def _range(
+    lo: FloatArray, hi: FloatArray, groups: Sequence[Group], singles: IntArray
+) -> tuple[float, float]:
+    """Least and most the whole plan can spend given arm boxes and platform-sum bounds."""
+    least = float(lo[singles].sum())
+    most = float(np.minimum(hi[singles], np.inf).sum())
+    for g in groups:
+        least += max(g.lo, float(lo[g.arms].sum()))
+        most += min(g.hi, float(hi[g.arms].sum()))
+    return least, most
+
+
+def compile_constraints(curves: ResponseCurves, c: Constraints) -> Compiled:
+    """Per-arm boxes and platform-sum bounds of ``c`` for ``curves``.
+
+    Raises
+    ------
+    ConstraintError
+        When the hard constraints cannot all hold for these arms (a bound on an unknown platform, a
+        platform minimum its arms cannot reach, maximums summing to less than the budget, ...).
+    """
+    n = curves.n_arms
+    budget = float(c.budget)
+    by_platform = _platform_index(curves.platform)
+    known = set(by_platform) | set(PLATFORMS)
+    for name, b in c.bounds.items():
+        if name not in known:
+            close = difflib.get_close_matches(name, sorted(known), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ConstraintError(
+                f"bounds: unknown platform {name!r}{hint}; platforms in the curves: "
+                f"{', '.join(sorted(by_platform))}"
+            )
+        if name not in by_platform and b.lower > 0:
+            raise ConstraintError(
+                f"{name}: must get {_money(b.lower)}, but the curves have no arm on {name}; drop "
+                f"the bound "
+                "or add arms"
+            )
+
+    lo = np.zeros(n)
+    hi = np.full(n, np.inf)
+    groups: list[Group] = []
+    single = np.ones(n, dtype=bool)
+    for name, b in c.bounds.items():
+        idx = by_platform.get(name)
+        if idx is None:
+            continue
+        if idx.size == 1:
+            lo[idx] = b.lower
+            hi[idx] = b.upper
+        else:
+            groups.append(Group(name, idx, b.lower, b.upper))
+            single[idx] = False
+    singles = np.flatnonzero(single)
+
+    m = float(c.min_per_arm)
+    if m > 0:
+        for j in range(n):
+            if 0 < lo[j] < m:
+                raise ConstraintError(
+                    f"{curves.arms[j]}: must get at least {_money(lo[j])}, below min_per_arm "
+                    f"{_money(m)}; "
+                    "with a minimum per arm it must be 0 or at least the minimum"
+                )
+        hi = np.where(hi < m, 0.0, hi)
+
+    least, most = _range(lo, hi, groups, singles)
+    if least > budget * (1 + _REL) + 1e-9:
+        raise ConstraintError(
+            f"the minimums and locks need {_money(least)}, above the budget {_money(budget)}; "
+            f"lower them "
+            "or raise the budget"
+        )
+    if most < budget * (1 - _REL) - 1e-9:
+        raise ConstraintError(
+            f"the maximums and locks allow at most {_money(most)}, below the budget "
+            f"{_money(budget)}; raise "
+            "a maximum or lower the budget"
+        )
+    for g in groups:
+        arm_hi = float(hi[g.arms].sum())
+        if g.lo > arm_hi * (1 + _REL) + 1e-9:
+            raise ConstraintError(
+                f"{g.platform}: must get {_money(g.lo)}, but its arms can take at most "
+                f"{_money(arm_hi)}"
+            )
+
+    # --- soft boxes: maximum change from the previous plan and the extrapolation cap --------------
+    notes: list[str] = []
+    soft_lo = lo.copy()
+    soft_hi = hi.copy()
+    previous: FloatArray | None = None
+    if c.previous is not None:
+        unknown = sorted(set(c.previous) - set(curves.arms))
+        if unknown and len(unknown) == len(c.previous):
+            close = difflib.get_close_matches(unknown[0], list(curves.arms), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ConstraintError(
+                f"previous: no arm named {unknown[0]!r}{hint}; arms: {', '.join(curves.arms[:10])}"
+            )
+        previous = np.array([float(c.previous.get(a, 0.0)) for a in curves.arms])
+    if c.max_change is not None and previous is not None:
+        delta = float(c.max_change) * budget
+        soft_lo = np.maximum(soft_lo, previous - delta)
+        soft_hi = np.minimum(soft_hi, previous + delta)
+    if c.max_extrapolation is not None and curves.max_observed_spend is not None:
+        cap = float(c.max_extrapolation) * np.asarray(curves.max_observed_spend, dtype=float)
+        soft_hi = np.minimum(soft_hi, np.where(cap > 0, cap, np.inf))
+    if m > 0:
+        # an arm forced above 0 must reach the minimum; one capped below it gets nothing
+        soft_lo = np.where((soft_lo > 0) & (soft_lo < m), m, soft_lo)
+        soft_hi = np.where(soft_hi < m, np.where(soft_lo > 0, m, 0.0), soft_hi)
+    # soft limits never override hard ones
+    soft_lo = np.clip(soft_lo, lo, hi)
+    soft_hi = np.clip(soft_hi, lo, hi)
+    soft_hi = np.maximum(soft_hi, soft_lo)
+
+    cap_hi = np.where(np.isfinite(hi), hi, max(budget, 1.0))
+    fin_soft_hi = np.minimum(soft_hi, cap_hi)
+
+    def relaxed(t: float) -> tuple[FloatArray, FloatArray]:
+        return soft_lo + t * (lo - soft_lo), fin_soft_hi + t * (cap_hi - fin_soft_hi)
+
+    def feasible(t: float) -> bool:
+        l_t, h_t = relaxed(t)
+        least_t, most_t = _range(l_t, h_t, groups, singles)
+        if least_t > budget * (1 + _REL) + 1e-9 or most_t < budget * (1 - _REL) - 1e-9:
+            return False
+        return all(
+            g.lo <= float(h_t[g.arms].sum()) * (1 + _REL) + 1e-9
+            and g.hi >= float(l_t[g.arms].sum()) * (1 - _REL) - 1e-9
+            for g in groups
+        )
+
+    soft_changed = bool(np.any(soft_lo != lo) or np.any(soft_hi != hi))
+    if soft_changed and not feasible(0.0):
+        a, b_ = 0.0, 1.0
+        for _ in range(50):
+            mid = 0.5 * (a + b_)
+            if feasible(mid):
+                b_ = mid
+            else:
+                a = mid
+        t = b_
+        new_lo, new_hi = relaxed(t)
+        soft_lo = new_lo
+        soft_hi = np.where(np.isinf(soft_hi), np.inf, np.maximum(new_hi, new_lo))
+        what = []
+        if c.max_change is not None and previous is not None:
+            what.append("max_change")
+        if c.max_extrapolation is not None and curves.max_observed_spend is not None:
+            what.append("max_extrapolation")
+        notes.append(
+            f"{' and '.join(what)} widened {100 * t:.0f}% of the way to the hard bounds: otherwise "
+            f"the "
+            f"budget {_money(budget)} could not be placed"
+        )
+
+    floor: float | None = None
+    if c.target_cpa is not None:
+        floor = 1.0 / float(c.target_cpa)
+    revenue = False
+    if c.target_roas is not None:
+        if curves.value is None:
+            raise ConstraintError(
+                "target_roas needs curves with revenue per conversion (value); these curves have "
+                "none"
+            )
+        floor = float(c.target_roas)
+        revenue = True
+
+    return Compiled(
+        budget=budget,
+        lo=soft_lo.astype(float),
+        hi=soft_hi.astype(float),
+        groups=tuple(groups),
+        min_per_arm=m,
+        step=float(c.step),
+        floor=floor,
+        revenue=revenue,
+        notes=tuple(notes),
+        previous=previous,
+    )

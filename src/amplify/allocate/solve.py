@@ -1,0 +1,751 @@
+"""The exact best split of a budget over concave response curves: water-filling on marginal return.
+
+For a multiplier ``lam`` (the marginal return every funded arm shares at the optimum), arm ``j`` of
+one posterior draw spends ``k * (sqrt(beta / lam) - 1)`` clipped into its box. We search the *level*
+``y = lam ** -0.5``: spend is piecewise linear in ``y`` for one draw, so a bracketed Newton search
+on ``y`` hits the budget in a few steps, vectorised over a batch of draws. For the posterior-mean
+curve (a mean of concave curves, still concave) the spend at a level is found per arm by Newton on
+``m(s) ** -0.5``, which is concave in ``s`` (a power mean of linear functions), so Newton converges
+monotonically from the left in a handful of steps. Both are exact: the KKT conditions of a separable
+concave problem with boxes and a sum constraint.
+
+Constraints, all by the same machinery:
+
+* per-platform min / max / lock on the *sum* of a platform's arms (posts): a bound that binds gets
+  its own level (solved again on that platform's arms alone) — exact, because the constraints are
+  nested;
+* maximum change from the previous plan and the extrapolation cap: per-arm boxes (see
+  :mod:`.constraints`);
+* CPA / ROAS target: the level is capped where the marginal return falls to the target, so the plan
+  spends less than the budget only then;
+* minimum spend per arm (0 or at least ``min_per_arm``): each arm's curve is replaced by its concave
+  envelope (a straight line from 0 to the minimum, then the curve), which is solved exactly; at most
+  one arm per level is left part-way up the line, and it is rounded to 0 or to the minimum,
+  whichever plan is better after re-solving the rest — repeated until no arm is part-way. Exact for
+  platform arms (no minimum); a well-tested heuristic for the 0-or-minimum choice (checked against
+  brute force over subsets in the tests);
+* step size: spend is floored to the step, then the remainder goes one step at a time to the arm
+  that gains most from it, so the sum stays exact.
+
+Never "sort by ROI and fill": that ignores saturation. :func:`solve_scipy` is a generic SLSQP
+fallback (risk-averse objectives, arbitrary starting points), tested for agreement with
+water-filling where both apply.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from amplify.allocate.constraints import Compiled, Constraints, Group, compile_constraints
+from amplify.allocate.objectives import Aggregator, Weights, conversions, expected, revenue
+from amplify.curves import ResponseCurves
+
+__all__ = [
+    "project",
+    "solve",
+    "solve_compiled",
+    "solve_draws",
+    "solve_scipy",
+]
+
+FloatArray = NDArray[np.float64]
+IntArray = NDArray[np.int64]
+
+_TOL = 1e-11  # relative tolerance on money sums
+_MAX_ITER = 200
+
+
+# --------------------------------------------------------------------------------------------------
+# responses: spend of each arm at a level y (increasing in y; y = 0: nothing beyond lower bounds)
+# --------------------------------------------------------------------------------------------------
+
+
+class _Response(Protocol):
+    rows: int
+
+    def spend(self, y: FloatArray) -> tuple[FloatArray, FloatArray]:
+        """Unclipped spend and d spend / d y at levels ``y`` (rows, n)."""
+        ...
+
+    def level_at(self, s: FloatArray) -> FloatArray:
+        """The level at which each arm reaches spend ``s`` (``inf`` if never)."""
+        ...
+
+    def average_level(self, m: float) -> FloatArray:
+        """The level where the average return over the first ``m`` is the marginal one."""
+        ...
+
+    def value(self, s: FloatArray) -> FloatArray:
+        """Objective value per row and arm at spend ``s`` (rows, n)."""
+        ...
+
+    def take(self, rows: IntArray, arms: IntArray) -> _Response: ...
+
+
+def _inv_sqrt(x: FloatArray) -> FloatArray:
+    out = np.full(x.shape, np.inf)
+    np.divide(1.0, np.sqrt(x, where=x > 0, out=np.zeros_like(x)), out=out, where=x > 0)
+    return out
+
+
+class _MM:
+    """One Michaelis-Menten curve per row (posterior draw) and arm."""
+
+    def __init__(self, b: FloatArray, k: FloatArray) -> None:
+        self.b = b
+        self.k = k
+        self.sqrt_b = np.sqrt(b)
+        self.rows = int(b.shape[0])
+
+    def spend(self, y: FloatArray) -> tuple[FloatArray, FloatArray]:
+        slope = self.k * self.sqrt_b
+        return slope * y - self.k, slope
+
+    def level_at(self, s: FloatArray) -> FloatArray:
+        return (1.0 + s / self.k) * _inv_sqrt(self.b)
+
+    def average_level(self, m: float) -> FloatArray:
+        return np.sqrt(1.0 + m / self.k) * _inv_sqrt(self.b)
+
+    def value(self, s: FloatArray) -> FloatArray:
+        return self.b * s / (1.0 + s / self.k)
+
+    def take(self, rows: IntArray, arms: IntArray) -> _MM:
+        return _MM(self.b[np.ix_(rows, arms)], self.k[np.ix_(rows, arms)])
+
+
+class _Mixture:
+    """The posterior-mean curve of each arm: the mean over draws of Michaelis-Menten curves (one
+    row).
+
+    Arrays are stored arm-major, ``(n, n_draws)``, so the means over draws are contiguous row
+    reductions.
+    """
+
+    def __init__(self, b: FloatArray, k: FloatArray) -> None:
+        self.b = np.ascontiguousarray(b.T)  # (n, n_draws)
+        self.k = np.ascontiguousarray(k.T)
+        self.inv_k = 1.0 / self.k
+        self.bk = self.b * self.inv_k
+        self.n_draws = int(b.shape[0])
+        self.k_scale = self.k.mean(axis=1)
+        self.rows = 1
+        self._warm = np.zeros(self.b.shape[0])
+
+    def _h(self, s: FloatArray) -> tuple[FloatArray, FloatArray]:
+        """``h(s) = m(s) ** -0.5`` and its derivative, for ``s`` of shape (n,)."""
+        inv_u = 1.0 / (1.0 + s[:, None] * self.inv_k)
+        inv_u2 = inv_u * inv_u
+        m = np.einsum("ij,ij->i", self.b, inv_u2) / self.n_draws
+        m3 = np.einsum("ij,ij->i", self.bk, inv_u2 * inv_u) / self.n_draws
+        h = _inv_sqrt(m)
+        dh = np.where(m > 0, m3 * np.where(np.isfinite(h), h, 0.0) ** 3, 0.0)
+        return h, dh
+
+    def spend(self, y: FloatArray) -> tuple[FloatArray, FloatArray]:
+        target = y[0]
+        h0, dh0 = self._h(np.zeros_like(target))
+        dead = ~np.isfinite(h0)
+        below = (target <= h0) | dead
+        s = np.where(below, 0.0, np.maximum(self._warm, 0.0))
+        for _ in range(100):
+            h, dh = self._h(s)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                step = np.where(below | (dh <= 0), 0.0, (target - h) / dh)
+            s_new = np.maximum(s + step, 0.0)
+            done = np.abs(s_new - s) <= 1e-12 * (s_new + self.k_scale)
+            s = s_new
+            if done.all():
+                break
+        h, dh = self._h(s)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ds = np.where(dh > 0, 1.0 / dh, 0.0)
+            lin = np.where(dh0 > 0, (target - h0) / dh0, -1.0)
+            ds0 = np.where(dh0 > 0, 1.0 / dh0, 0.0)
+        self._warm = s
+        s = np.where(dead, -1.0, np.where(below, np.minimum(lin, 0.0), s))
+        ds = np.where(dead, 0.0, np.where(below, ds0, ds))
+        return s[None, :], ds[None, :]
+
+    def level_at(self, s: FloatArray) -> FloatArray:
+        return self._h(np.asarray(s, dtype=float)[0])[0][None, :]
+
+    def average_level(self, m: float) -> FloatArray:
+        avg = (self.b / (1.0 + m * self.inv_k)).mean(axis=1)
+        return _inv_sqrt(avg)[None, :]
+
+    def value(self, s: FloatArray) -> FloatArray:
+        sv = np.asarray(s, dtype=float)[0]
+        col = sv[:, None]
+        v = np.einsum("ij,ij->i", self.b, col / (1.0 + col * self.inv_k)) / self.n_draws
+        return v[None, :]
+
+    def take(self, rows: IntArray, arms: IntArray) -> _Mixture:
+        return _Mixture(self.b[arms].T, self.k[arms].T)
+
+
+class _Linear:
+    """Euclidean projection of ``x``: maximise ``-(s - x) ** 2``; spend ``x - shift + y``."""
+
+    def __init__(self, x: FloatArray, shift: FloatArray) -> None:
+        self.x = x
+        self.shift = shift  # (rows, 1): at y = 0 every arm is at or below its lower bound
+        self.rows = int(x.shape[0])
+
+    def spend(self, y: FloatArray) -> tuple[FloatArray, FloatArray]:
+        return self.x - self.shift + y, np.ones_like(self.x)
+
+    def level_at(self, s: FloatArray) -> FloatArray:
+        return s - self.x + self.shift
+
+    def average_level(
+        self, m: float
+    ) -> FloatArray:  # pragma: no cover - projection has no envelope
+        raise NotImplementedError
+
+    def value(self, s: FloatArray) -> FloatArray:
+        return -((s - self.x) ** 2)
+
+    def take(self, rows: IntArray, arms: IntArray) -> _Linear:
+        return _Linear(self.x[np.ix_(rows, arms)], self.shift[rows])
+
+
+# --------------------------------------------------------------------------------------------------
+# the core: one level per row hits the row's total (platform-sum bounds clip the platform totals)
+# --------------------------------------------------------------------------------------------------
+
+
+def _singles(n: int, groups: Sequence[Group]) -> IntArray:
+    mask = np.ones(n, dtype=bool)
+    for g in groups:
+        mask[g.arms] = False
+    return np.flatnonzero(mask)
+
+
+def _fill(
+    resp: _Response,
+    lo: FloatArray,
+    hi: FloatArray,
+    total: FloatArray,
+    m: float,
+    floor_level: float | None,
+    groups: Sequence[Group],
+) -> tuple[FloatArray, FloatArray]:
+    """Spend per row and arm at the level where the (platform-clipped) sum reaches ``total`` per
+    row.
+
+    Returns the spend (rows, n) and the platform totals (rows, n_groups) the groups must be brought
+    to.
+    """
+    rows, n = lo.shape
+    env = (lo <= 0) & (hi >= m) if m > 0 else np.zeros((rows, n), dtype=bool)
+    y_on = resp.average_level(m) if m > 0 else np.zeros((1, 1))
+    singles = _singles(n, groups)
+    scale = np.maximum(total, 1.0)
+    tol = _TOL * scale
+
+    def at(y: FloatArray) -> tuple[FloatArray, FloatArray]:
+        yy = np.broadcast_to(y[:, None], (rows, n))
+        raw, d = resp.spend(yy)
+        if m > 0:
+            on = yy >= y_on
+            raw = np.where(env, np.where(on, np.maximum(raw, m), 0.0), raw)
+            d = np.where(env & ~(on & (raw > m)), 0.0, d)
+        inside = (raw > lo) & (raw < hi)
+        return np.clip(raw, lo, hi), np.where(inside, d, 0.0)
+
+    def totals(s: FloatArray, d: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
+        if not groups:
+            return s.sum(axis=1), d.sum(axis=1), np.zeros((rows, 0))
+        big = s[:, singles].sum(axis=1)
+        d_big = d[:, singles].sum(axis=1)
+        t_g = np.empty((rows, len(groups)))
+        for i, g in enumerate(groups):
+            sg = s[:, g.arms].sum(axis=1)
+            t_g[:, i] = np.clip(sg, g.lo, g.hi)
+            big = big + t_g[:, i]
+            d_big = d_big + np.where((sg > g.lo) & (sg < g.hi), d[:, g.arms].sum(axis=1), 0.0)
+        return big, d_big, t_g
+
+    # --- bracket ----------------------------------------------------------------------------------
+    ya = np.zeros(rows)
+    sa, da = at(ya)
+    ba, _, ta = totals(sa, da)
+    cap = np.minimum(hi, lo + total[:, None])
+    lev = resp.level_at(cap)
+    if m > 0:
+        lev = np.where(env, np.maximum(lev, y_on), lev)
+    lev = np.where(cap <= lo, 0.0, lev)
+    lev = np.where(np.isfinite(lev), lev, 0.0)
+    yb = lev.max(axis=1) * (1.0 + 1e-12) + 1e-300
+    sb, db = at(yb)
+    bb, _, tb = totals(sb, db)
+
+    done = ba >= total - tol  # everything at its lower bound already
+    # rows where even every useful arm at its cap is short: the rest goes to arms of zero value
+    short = ~done & (bb < total - tol)
+    if short.any():
+        s_inf = np.where(short[:, None], cap, sb)
+        _, _, t_inf = totals(s_inf, np.zeros_like(s_inf))
+        b_inf = np.where(short, s_inf[:, singles].sum(axis=1) + t_inf.sum(axis=1), bb)
+        ya = np.where(short, yb, ya)
+        sa = np.where(short[:, None], sb, sa)
+        ta = np.where(short[:, None], tb, ta)
+        ba = np.where(short, bb, ba)
+        sb, tb, bb = s_inf, np.where(short[:, None], t_inf, tb), b_inf
+        done = done | short
+    if floor_level is not None:
+        yf = np.full(rows, floor_level)
+        sf, df = at(yf)
+        bf, _, tf = totals(sf, df)
+        stop = ~done & (bf <= total + tol)
+        if stop.any():
+            # the target binds: spend where the marginal return reaches it
+            ya = np.where(stop, yf, ya)
+            sa = np.where(stop[:, None], sf, sa)
+            ta = np.where(stop[:, None], tf, ta)
+            ba = np.where(stop, bf, ba)
+            sb, tb, bb = sa, ta, ba
+            done = done | stop
+        lower = ~done & (yf < yb)
+        yb = np.where(lower, yf, yb)
+        sb = np.where(lower[:, None], sf, sb)
+        tb = np.where(lower[:, None], tf, tb)
+        bb = np.where(lower, bf, bb)
+
+    # --- bracketed Newton on the level ------------------------------------------------------------
+    active = ~done
+    if active.any():
+        with np.errstate(divide="ignore", invalid="ignore"):
+            w0 = np.where(bb > ba, (total - ba) / (bb - ba), 0.5)
+        y = np.where(active, ya + np.clip(w0, 0.0, 1.0) * (yb - ya), ya)
+        last_res = np.full(rows, np.inf)
+        for _ in range(_MAX_ITER):
+            s, d = at(y)
+            big, d_big, t_g = totals(s, d)
+            low = active & (big <= total)
+            high = active & ~low
+            ya = np.where(low, y, ya)
+            sa = np.where(low[:, None], s, sa)
+            ta = np.where(low[:, None], t_g, ta)
+            ba = np.where(low, big, ba)
+            yb = np.where(high, y, yb)
+            sb = np.where(high[:, None], s, sb)
+            tb = np.where(high[:, None], t_g, tb)
+            bb = np.where(high, big, bb)
+            res = np.abs(big - total)
+            active = active & (res > tol) & (yb - ya > 1e-14 * np.maximum(yb, 1e-300))
+            if not active.any():
+                break
+            with np.errstate(divide="ignore", invalid="ignore"):
+                newton = y + (total - big) / d_big
+            ok = (d_big > 0) & (newton > ya) & (newton < yb) & (res < 0.5 * last_res)
+            last_res = np.where(ok, res, np.inf)
+            y = np.where(ok, newton, 0.5 * (ya + yb))
+
+    with np.errstate(divide="ignore", invalid="ignore"):
+        w = np.where(bb > ba, (total - ba) / (bb - ba), 0.0)
+    w = np.clip(w, 0.0, 1.0)[:, None]
+    return sa + w * (sb - sa), ta + w * (tb - ta)
+
+
+def _feasible(lo: FloatArray, hi: FloatArray, total: float, groups: Sequence[Group]) -> bool:
+    singles = _singles(lo.shape[0], groups)
+    least = float(lo[singles].sum())
+    most = float(hi[singles].sum())
+    for g in groups:
+        g_lo, g_hi = float(lo[g.arms].sum()), float(hi[g.arms].sum())
+        if g.lo > g_hi * (1 + 1e-9) + 1e-9 or g.hi < g_lo * (1 - 1e-9) - 1e-9:
+            return False
+        least += max(g.lo, g_lo)
+        most += min(g.hi, g_hi)
+    tol = 1e-9 * max(total, 1.0)
+    return least <= total + tol and most >= total - tol
+
+
+def _solve_rows(
+    resp: _Response,
+    lo: FloatArray,
+    hi: FloatArray,
+    total: FloatArray,
+    m: float,
+    floor_level: float | None,
+    groups: Sequence[Group],
+) -> FloatArray:
+    """:func:`_fill`, then platform sums brought to their bounds on that platform's arms alone."""
+    s, t_g = _fill(resp, lo, hi, total, m, floor_level, groups)
+    for i, g in enumerate(groups):
+        sg = s[:, g.arms].sum(axis=1)
+        bad = np.abs(sg - t_g[:, i]) > 1e-10 * np.maximum(t_g[:, i], 1.0)
+        if bad.any():
+            rows = np.flatnonzero(bad)
+            sub = resp.take(rows, g.arms)
+            s_sub, _ = _fill(
+                sub, lo[np.ix_(rows, g.arms)], hi[np.ix_(rows, g.arms)], t_g[rows, i], m, None, ()
+            )
+            s[np.ix_(rows, g.arms)] = s_sub
+    return s
+
+
+def _net(resp: _Response, s: FloatArray, floor: float | None) -> float:
+    return float(resp.value(s).sum() - (floor or 0.0) * s.sum())
+
+
+def _solve_min(
+    resp: _Response,
+    lo: FloatArray,
+    hi: FloatArray,
+    total: FloatArray,
+    m: float,
+    floor: float | None,
+    groups: Sequence[Group],
+) -> FloatArray:
+    """Solve with the 0-or-at-least-``m`` rule: concave envelope, then round part-way arms."""
+    floor_level = None if floor is None else float(floor) ** -0.5
+    s = _solve_rows(resp, lo, hi, total, m, floor_level, groups)
+    if m <= 0:
+        return s
+    n = lo.shape[1]
+    tol = 1e-9 * max(m, 1.0)
+    for r in range(s.shape[0]):
+        part = (s[r] > tol) & (s[r] < m - tol)
+        if not part.any():
+            continue
+        sub = resp.take(np.array([r]), np.arange(n))
+        lo_r, hi_r = lo[r].copy(), hi[r].copy()
+        s_r = s[r].copy()
+        for _ in range(n):
+            part_idx = np.flatnonzero((s_r > tol) & (s_r < m - tol))
+            if part_idx.size == 0:
+                break
+            j = int(part_idx[np.argmax(s_r[part_idx])])
+            best: tuple[float, FloatArray, FloatArray, FloatArray] | None = None
+            for up in (False, True):
+                l2, h2 = lo_r.copy(), hi_r.copy()
+                if up:
+                    l2[j] = max(l2[j], m)
+                else:
+                    l2[j] = 0.0
+                    h2[j] = 0.0
+                if not _feasible(l2, h2, float(total[r]), groups):
+                    continue
+                cand = _solve_rows(sub, l2[None], h2[None], total[[r]], m, floor_level, groups)[0]
+                val = _net(sub, cand[None], floor)
+                if best is None or val > best[0]:
+                    best = (val, cand, l2, h2)
+            if best is None:  # pragma: no cover - the relaxation was feasible, so one rounding is
+                break
+            _, s_r, lo_r, hi_r = best
+        s[r] = s_r
+    return s
+
+
+# --------------------------------------------------------------------------------------------------
+# step rounding
+# --------------------------------------------------------------------------------------------------
+
+
+def _round_step(
+    resp: _Response,
+    s: FloatArray,
+    lo: FloatArray,
+    hi: FloatArray,
+    step: float,
+    m: float,
+    groups: Sequence[Group],
+) -> FloatArray:
+    """Round each row to multiples of ``step`` keeping its sum; bounds off the grid stay exact."""
+    out = s.copy()
+    n = s.shape[1]
+    group_of = np.full(n, -1)
+    for i, g in enumerate(groups):
+        group_of[g.arms] = i
+    for r in range(s.shape[0]):
+        sr, lr, hr = s[r], lo[r], hi[r]
+        total = float(sr.sum())
+        tol = 1e-9 * max(step, 1.0)
+        active = sr > tol
+        base = np.floor(sr / step + 1e-9) * step
+        floor_to = np.where(active, np.maximum(lr, m), lr)
+        base = np.maximum(base, floor_to)
+        base = np.where(sr >= hr - tol, hr, base)
+        base = np.minimum(base, sr)  # never above the continuous plan here
+        sub = resp.take(np.array([r]), np.arange(n))
+        rest = total - float(base.sum())
+        g_sum = np.array([base[g.arms].sum() for g in groups])
+        # first bring platforms back to their minimums, then give the rest to the best next steps
+        for phase in (0, 1):
+            for _ in range(4 * n + 4):
+                if rest <= tol:
+                    break
+                room = hr - base
+                inc = np.minimum(np.minimum(step, room), rest)
+                if groups:
+                    g_room = np.array([g.hi for g in groups]) - g_sum
+                    g_need = np.array([g.lo for g in groups]) - g_sum
+                    gi = group_of
+                    inc = np.where(gi >= 0, np.minimum(inc, np.where(gi >= 0, g_room[gi], 0)), inc)
+                    if phase == 0:
+                        needy = (gi >= 0) & (g_need[np.maximum(gi, 0)] > tol)
+                        if not needy.any():
+                            break
+                        inc = np.where(needy, np.minimum(inc, g_need[np.maximum(gi, 0)]), 0.0)
+                elif phase == 0:
+                    break
+                inc = np.where(active | (lr > 0), inc, 0.0)
+                ok = inc > tol
+                if not ok.any():
+                    break
+                cur = sub.value(base[None])[0]
+                nxt = sub.value((base + inc)[None])[0]
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    gain = np.where(ok, (nxt - cur) / inc, -np.inf)
+                j = int(np.argmax(gain))
+                base[j] += inc[j]
+                rest -= float(inc[j])
+                if groups and group_of[j] >= 0:
+                    g_sum[group_of[j]] += inc[j]
+        if rest > tol:  # nowhere to put whole steps: keep the continuous plan
+            continue
+        out[r] = base
+    return out
+
+
+# --------------------------------------------------------------------------------------------------
+# public entry points
+# --------------------------------------------------------------------------------------------------
+
+
+def _weights(curves: ResponseCurves, comp: Compiled, objective: Weights | None) -> FloatArray:
+    if objective is None:
+        objective = revenue() if comp.revenue else conversions()
+    elif comp.floor is not None and not comp.revenue and objective.__name__ == "revenue":
+        raise ValueError(
+            "a CPA target is a floor on marginal conversions; use the conversions objective "
+            "(or a ROAS target)"
+        )
+    return np.asarray(objective(curves), dtype=float)
+
+
+def _finish(resp: _Response, s: FloatArray, comp: Compiled) -> FloatArray:
+    lo = np.broadcast_to(comp.lo, s.shape)
+    hi = np.broadcast_to(comp.hi, s.shape)
+    if comp.step > 0:
+        s = _round_step(resp, s, lo, hi, comp.step, comp.min_per_arm, comp.groups)
+    return np.maximum(s, 0.0)
+
+
+def solve_compiled(
+    curves: ResponseCurves,
+    comp: Compiled,
+    *,
+    draws: ArrayLike | None = None,
+    objective: Weights | None = None,
+) -> FloatArray:
+    """Best split for compiled constraints: per draw in ``draws`` (rows), or for the posterior-mean
+    curve (one row) when ``draws`` is None."""
+    w = _weights(curves, comp, objective)
+    b = curves.beta * w
+    resp: _Response
+    if draws is None:
+        resp = _Mixture(b, curves.k) if curves.n_draws > 1 else _MM(b, curves.k)
+    else:
+        idx = np.atleast_1d(np.asarray(draws, dtype=int))
+        if idx.size and (idx.min() < 0 or idx.max() >= curves.n_draws):
+            raise IndexError(
+                f"draws must be in [0, {curves.n_draws}), got {idx.min()}..{idx.max()}"
+            )
+        resp = _MM(b[idx], curves.k[idx])
+    rows = resp.rows
+    n = curves.n_arms
+    lo = np.broadcast_to(comp.lo, (rows, n)).copy()
+    hi = np.broadcast_to(comp.hi, (rows, n)).copy()
+    total = np.full(rows, comp.budget)
+    if n == 0:
+        return np.zeros((rows, 0))
+    s = _solve_min(resp, lo, hi, total, comp.min_per_arm, comp.floor, comp.groups)
+    return _finish(resp, s, comp)
+
+
+def solve(
+    curves: ResponseCurves,
+    c: Constraints,
+    *,
+    draw: int | None = None,
+    objective: Weights | None = None,
+) -> FloatArray:
+    """Exact best split of ``c.budget`` for one posterior draw, or for the posterior-mean curve.
+
+    Parameters
+    ----------
+    curves
+        Posterior draws of the response curves.
+    c
+        Budget and constraints.
+    draw
+        Index of the posterior draw to optimise for (Thompson sampling); None optimises the
+        posterior mean of the objective (greedy).
+    objective
+        :mod:`.objectives` weights; default conversions (revenue under a ROAS target).
+
+    Returns
+    -------
+    numpy.ndarray
+        Spend per arm, shape ``(n_arms,)``. Sums to the budget, unless a CPA/ROAS target stops it
+        earlier.
+    """
+    comp = compile_constraints(curves, c)
+    return solve_compiled(
+        curves, comp, draws=None if draw is None else [draw], objective=objective
+    )[0]
+
+
+def solve_draws(
+    curves: ResponseCurves,
+    c: Constraints,
+    draws: ArrayLike,
+    *,
+    objective: Weights | None = None,
+) -> FloatArray:
+    """Exact best split for each posterior draw in ``draws`` at once: ``(len(draws), n_arms)``."""
+    comp = compile_constraints(curves, c)
+    return solve_compiled(curves, comp, draws=draws, objective=objective)
+
+
+def project(x: ArrayLike, comp: Compiled, *, total: float | None = None) -> FloatArray:
+    """The feasible plan closest to ``x`` (Euclidean), then the 0-or-minimum and step rules.
+
+    Used to make averaged or smoothed plans feasible again. ``total`` defaults to the budget.
+    """
+    xv = np.atleast_2d(np.asarray(x, dtype=float))
+    rows, n = xv.shape
+    lo = np.broadcast_to(comp.lo, (rows, n)).copy()
+    hi = np.broadcast_to(comp.hi, (rows, n)).copy()
+    tot = np.full(rows, comp.budget if total is None else float(total))
+    shift = (np.max(xv - lo, axis=1) + 1.0)[:, None]
+    resp = _Linear(xv, shift)
+    s = _solve_rows(resp, lo, hi, tot, 0.0, None, comp.groups)
+    m = comp.min_per_arm
+    if m > 0:
+        tol = 1e-9 * max(m, 1.0)
+        for _ in range(n + 1):
+            part = (s > tol) & (s < m - tol)
+            if not part.any():
+                break
+            for r in np.flatnonzero(part.any(axis=1)):
+                for j in np.flatnonzero(part[r]):
+                    up = s[r, j] >= 0.5 * m
+                    for choice in (up, not up):
+                        l2, h2 = lo[r].copy(), hi[r].copy()
+                        if choice:
+                            l2[j] = max(l2[j], m)
+                        else:
+                            l2[j] = h2[j] = 0.0
+                        if _feasible(l2, h2, float(tot[r]), comp.groups):
+                            lo[r], hi[r] = l2, h2
+                            break
+            s = _solve_rows(resp, lo, hi, tot, 0.0, None, comp.groups)
+    if comp.step > 0:
+        s = _round_step(resp, s, lo, hi, comp.step, m, comp.groups)
+    return np.maximum(s, 0.0)
+
+
+def solve_scipy(
+    curves: ResponseCurves,
+    c: Constraints,
+    *,
+    draw: int | None = None,
+    objective: Weights | None = None,
+    risk: Aggregator | None = None,
+    x0: ArrayLike | None = None,
+) -> FloatArray:
+    """Generic fallback: SLSQP on the same constraints (continuous: no 0-or-minimum rule, no step
+    rounding).
+
+    Use it for objectives water-filling cannot do, such as a risk-averse aggregate over draws
+    (``risk=objectives.value_at_risk(0.1)``). With the default ``risk`` (the posterior mean) it
+    agrees with :func:`solve`.
+    """
+    from scipy.optimize import minimize
+
+    comp = compile_constraints(curves, c)
+    w = _weights(curves, comp, objective)
+    b = curves.beta * w
+    k = curves.k
+    if draw is not None:
+        b, k = b[[draw]], k[[draw]]
+    agg = risk or expected()
+    n = curves.n_arms
+    budget = comp.budget
+    scale = max(budget, 1.0)
+    floor = comp.floor or 0.0
+
+    def fun(z: FloatArray) -> tuple[float, FloatArray]:
+        s = np.maximum(z, 0.0) * scale
+        u = 1.0 + s / k
+        per_draw = (b * s / u).sum(axis=1) - floor * s.sum()
+        val, dw = agg(per_draw)
+        grad = dw @ (b / (u * u)) - floor
+        return -val, -grad * scale
+
+    cons: list[dict[str, object]] = []
+    if comp.floor is None:
+        cons.append(
+            {
+                "type": "eq",
+                "fun": lambda z: np.array([z.sum() * scale - budget]) / scale,
+                "jac": lambda z: np.ones((1, n)),
+            }
+        )
+    else:
+        cons.append(
+            {
+                "type": "ineq",
+                "fun": lambda z: np.array([budget - z.sum() * scale]) / scale,
+                "jac": lambda z: -np.ones((1, n)),
+            }
+        )
+    for g in comp.groups:
+        row = np.zeros(n)
+        row[g.arms] = 1.0
+        cons.append(
+            {
+                "type": "ineq",
+                "fun": lambda z, r=row, g=g: np.array([r @ z * scale - g.lo]) / scale,
+                "jac": lambda z, r=row: r[None, :],
+            }
+        )
+        if np.isfinite(g.hi):
+            cons.append(
+                {
+                    "type": "ineq",
+                    "fun": lambda z, r=row, g=g: np.array([g.hi - r @ z * scale]) / scale,
+                    "jac": lambda z, r=row: -r[None, :],
+                }
+            )
+    bounds = [
+        (lo / scale, None if not np.isfinite(hi) else hi / scale)
+        for lo, hi in zip(comp.lo, comp.hi, strict=True)
+    ]
+    start = (
+        np.asarray(x0, dtype=float) / scale
+        if x0 is not None
+        else project(np.full(n, budget / max(n, 1)), comp, total=budget)[0] / scale
+    )
+    res = minimize(
+        fun,
+        start,
+        jac=True,
+        method="SLSQP",
+        bounds=bounds,
+        constraints=cons,
+        options={"maxiter": 500, "ftol": 1e-12},
+    )
+    s = np.maximum(np.asarray(res.x, dtype=float) * scale, 0.0)
+    if comp.floor is None:
+        s = project(s, comp.__class__(**{**comp.__dict__, "step": 0.0, "min_per_arm": 0.0}))[0]
+    return s

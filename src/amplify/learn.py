@@ -1,0 +1,547 @@
+"""A fast online posterior over per-arm response curves, for the daily campaign loop.
+
+Each arm (a platform, or a post on a platform) has a daily curve ``E[conversions] = beta * s / (1 + s / k)``
+(the :mod:`amplify.curves` family). The posterior is exact up to a grid over ``k``:
+
+* ``k`` lives on a log-spaced grid (``0.05x .. 20x`` the arm's reference daily spend by default);
+* for each grid value the posterior of ``beta`` is a conjugate Gamma under a Poisson likelihood
+  ``conversions_d ~ Poisson(beta * g_k(s_d) * f_d)``, where ``g_k(s) = s / (1 + s / k)`` and ``f_d`` is the
+  share of day ``d``'s conversions reported so far (the reporting-delay CDF at the day's age), so late
+  conversions are never mistaken for a bad day;
+* the grid weights are updated by the Gamma-Poisson marginal likelihood.
+
+Count noise in real accounts is over-dispersed (negative binomial, daily shocks), so each day enters as a
+quasi-likelihood ``likelihood ** w_d`` with ``w_d = 1 / (1 + mu_d / kappa)``: the Poisson variance ``mu`` is
+inflated to the negative-binomial ``mu + mu**2 / kappa``, with ``1 / kappa`` estimated from the residuals.
+The delay distribution is estimated from the data (cumulative conversions seen at successive ages) with the
+default as a prior. Old data are forgotten only when a change detector fires: the posterior predictive of the
+last few days, fitted on the days before them, is compared with what was observed; beyond a threshold the days
+before the window are discounted.
+
+Updating is a few vectorised array operations over (days x arms x grid), well under a millisecond per day for
+a platform campaign, so the whole state can be recomputed from the per-day sufficient data at every update.
+This module never imports PyMC; ``benchmarks/allocation.py`` compares it with a full NUTS fit of the same
+model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+from scipy.special import gammaln
+
+from amplify.curves import ResponseCurves
+
+FloatArray = NDArray[np.float64]
+
+#: Share of a day's conversions first reported 0, 1, ..., 6 days later (typical ad-platform attribution).
+DEFAULT_DELAY_PMF: tuple[float, ...] = (0.45, 0.25, 0.12, 0.08, 0.05, 0.03, 0.02)
+
+
+@dataclass(frozen=True)
+class LearnerConfig:
+    """Settings of :class:`OnlineCurveLearner`.
+
+    Parameters
+    ----------
+    n_grid
+        Number of grid points for the saturation spend ``k``.
+    k_range
+        Grid span as multiples of the arm's reference daily spend.
+    log_k_prior_sd
+        Prior sd of ``log(k / reference_spend)`` (weak default prior; centred on ``k = reference``).
+    rate_prior_shape
+        Gamma shape of the weak default prior on the conversion rate at the reference spend; its mean is
+        the pooled rate of all arms (empirical Bayes), so arms shrink towards the account average.
+    overdispersion
+        ``1 / kappa`` of the negative-binomial noise; ``None`` estimates it from residuals.
+    delay_pmf
+        Prior reporting-delay pmf over ages ``0..len-1`` days.
+    delay_prior_strength
+        Pseudo-conversions behind ``delay_pmf`` when the pmf is re-estimated from data.
+    estimate_delay
+        Re-estimate the delay pmf from the ages at which conversions were reported.
+    detect_windows
+        Lengths (days) of the recent windows checked for a change.
+    detect_threshold
+        Two-sided z threshold of the posterior predictive surprise that declares a change.
+    min_history
+        Effective days needed before a window to test it.
+    forget_factor
+        Weight kept by the days before a detected change.
+    half_life
+        Optional steady exponential discount of old days (days); ``None`` forgets only on detected changes.
+    prior_max_shape
+        Cap on the Gamma shape moment-matched from informative prior curves (do not over-trust a model).
+    """
+
+    n_grid: int = 60
+    k_range: tuple[float, float] = (0.05, 20.0)
+    log_k_prior_sd: float = 1.5
+    rate_prior_shape: float = 2.0
+    overdispersion: float | None = None
+    delay_pmf: tuple[float, ...] = DEFAULT_DELAY_PMF
+    delay_prior_strength: float = 50.0
+    estimate_delay: bool = True
+    detect_windows: tuple[int, ...] = (3, 7, 14)
+    detect_threshold: float = 4.0
+    min_history: float = 10.0
+    forget_factor: float = 0.02
+    half_life: float | None = None
+    prior_max_shape: float = 30.0
+
+    def __post_init__(self) -> None:
+        lo, hi = self.k_range
+        if self.n_grid < 2 or not 0 < lo < hi:
+            raise ValueError(f"need n_grid >= 2 and 0 < k_range[0] < k_range[1]; got {self}")
+        pmf = np.asarray(self.delay_pmf, dtype=float)
+        if pmf.ndim != 1 or pmf.size == 0 or np.any(pmf < 0) or pmf.sum() <= 0:
+            raise ValueError("delay_pmf must be a non-empty vector of non-negative weights")
+        if not 0 <= self.forget_factor <= 1:
+            raise ValueError("forget_factor must be in [0, 1]")
+        if self.rate_prior_shape <= 0 or self.log_k_prior_sd <= 0:
+            raise ValueError("rate_prior_shape and log_k_prior_sd must be positive")
+
+
+@dataclass(frozen=True)
+class ChangeEvent:
+    """A detected change: at ``detected_day`` the days before ``start_day`` of ``arm`` were discounted."""
+
+    arm: str
+    detected_day: int
+    start_day: int
+    z: float
+
+
+@dataclass
+class _Posterior:
+    """Grid posterior of every arm: log grid weights and Gamma (shape, rate) per grid point."""
+
+    logw: FloatArray  # (A, G), normalised per arm
+    shape: FloatArray  # (A, G)
+    rate: FloatArray  # (A, G)
+
+    @property
+    def weights(self) -> FloatArray:
+        return np.exp(self.logw)
+
+
+@dataclass
+class _Data:
+    """Per-day data: spend, latest cumulative conversions and their age, per arm."""
+
+    days: list[int] = field(default_factory=list)
+    index: dict[int, int] = field(default_factory=dict)
+    spend: list[FloatArray] = field(default_factory=list)
+    conv: list[FloatArray] = field(default_factory=list)
+    age: list[FloatArray] = field(default_factory=list)
+    by_age: list[FloatArray] = field(default_factory=list)  # (A, L) cumulative conversions seen at age a
+
+
+class OnlineCurveLearner:
+    """Online grid-Gamma posterior over saturating curves, one per arm.
+
+    Parameters
+    ----------
+    arms
+        Arm names.
+    platform
+        Platform of each arm (defaults to the arm name before ``":"``).
+    reference_spend
+        Typical daily spend per arm (scalar or one per arm): centres the ``k`` grid and defines the rate
+        the priors talk about. The campaign uses ``budget / n_arms``.
+    prior
+        Optional informative prior: curves (e.g. a fitted BoostModel's platform curves) with the same arms.
+        Their draws are moment-matched onto the grid (log-normal ``k``, Gamma rate at the reference spend).
+    config
+        :class:`LearnerConfig`.
+
+    Notes
+    -----
+    Feed data with :meth:`observe` (cumulative conversions of a day as reported ``age`` days after it; a
+    later report of the same day replaces the earlier one) and call :meth:`refresh` once per round; then
+    :meth:`curves` gives posterior draws for the allocator. The state is a deterministic function of the
+    sequence of observations and refreshes, so replaying a ledger rebuilds it exactly.
+    """
+
+    def __init__(
+        self,
+        arms: Sequence[str],
+        platform: Sequence[str] | None = None,
+        *,
+        reference_spend: float | ArrayLike,
+        prior: ResponseCurves | None = None,
+        config: LearnerConfig | None = None,
+    ) -> None:
+        self.arms = tuple(arms)
+        if len(set(self.arms)) != len(self.arms) or not self.arms:
+            raise ValueError("arms must be a non-empty sequence of unique names")
+        self.platform = (
+            tuple(platform) if platform is not None else tuple(a.split(":")[0] for a in self.arms)
+        )
+        if len(self.platform) != len(self.arms):
+            raise ValueError(f"platform has {len(self.platform)} entries for {len(self.arms)} arms")
+        ref = np.broadcast_to(np.asarray(reference_spend, dtype=float), (len(self.arms),)).copy()
+        if not np.all(np.isfinite(ref) & (ref > 0)):
+            raise ValueError("reference_spend must be positive and finite")
+        self.reference_spend = ref
+        self.config = config or LearnerConfig()
+        self.prior = prior.take_arms(self.arms) if prior is not None else None
+        cfg = self.config
+        mult = np.geomspace(cfg.k_range[0], cfg.k_range[1], cfg.n_grid)
+        self._k = ref[:, None] * mult[None, :]  # (A, G)
+        self._log_mult = np.log(mult)
+        self._pmf0 = np.asarray(cfg.delay_pmf, dtype=float) / np.sum(cfg.delay_pmf)
+        self._set_prior()
+        self.reset()
+
+    # --- state ------------------------------------------------------------------------------------
+    def reset(self) -> None:
+        """Forget every observation (back to the prior)."""
+        self._data = _Data()
+        self._forget: dict[int, FloatArray] = {}  # day -> (A,) multiplicative weights
+        self.change_events_: list[ChangeEvent] = []
+        self.overdispersion_ = (
+            self.config.overdispersion if self.config.overdispersion is not None else 0.05
+        )
+        self.delay_pmf_ = self._pmf0.copy()
+        self._post = _Posterior(
+            logw=self._logprior_k - _logsumexp(self._logprior_k)[:, None],
+            shape=np.broadcast_to(self._a0, self._k.shape).copy(),
+            rate=self._b0(self._default_rate()).copy(),
+        )
+        self._last_tested_day: int | None = None
+        self.n_refreshes_ = 0
+
+    @property
+    def n_arms(self) -> int:
+        return len(self.arms)
+
+    @property
+    def n_days(self) -> int:
+        """Number of days with data."""
+        return len(self._data.days)
+
+    @property
+    def k_grid(self) -> FloatArray:
+        """The ``k`` grid, shape ``(n_arms, n_grid)``."""
+        return self._k.copy()
+
+    # --- priors -----------------------------------------------------------------------------------
+    def _set_prior(self) -> None:
+        cfg = self.config
+        if self.prior is None:
+            z = self._log_mult / cfg.log_k_prior_sd
+            self._logprior_k = np.broadcast_to(-0.5 * z**2, self._k.shape).copy()
+            self._a0 = np.full((self.n_arms, 1), cfg.rate_prior_shape)
+            self._prior_rate_mean: FloatArray | None = None
+            return
+        p = self.prior
+        logk = np.log(p.k)
+        mu = logk.mean(axis=0)
+        sd = np.maximum(logk.std(axis=0), 0.15)
+        self._logprior_k = -0.5 * ((np.log(self._k) - mu[:, None]) / sd[:, None]) ** 2
+        rate = p.beta / (1.0 + self.reference_spend[None, :] / p.k)  # conversions per spend at reference
+        m = rate.mean(axis=0)
+        v = np.maximum(rate.var(axis=0), 1e-12)
+        shape = np.clip(m**2 / v, 0.5, cfg.prior_max_shape)
+        self._a0 = shape[:, None]
+        self._prior_rate_mean = m
+
+    def _default_rate(self) -> FloatArray:
+        """Prior mean conversion rate at the reference spend, per arm."""
+        if self._prior_rate_mean is not None:
+            return self._prior_rate_mean
+        return np.full(self.n_arms, 0.02)
+
+    def _b0(self, rate_mean: FloatArray) -> FloatArray:
+        """Gamma rate of ``beta | k`` so that the rate at the reference spend has mean ``rate_mean``."""
+        scale = rate_mean[:, None] * (1.0 + self.reference_spend[:, None] / self._k)
+        return np.asarray(self._a0 / scale)
+
+    # --- data -------------------------------------------------------------------------------------
+    def observe(self, day: int, spend: ArrayLike, conversions: ArrayLike, *, age: int | ArrayLike) -> None:
+        """Record one day's data as reported ``age`` days after it.
+
+        Parameters
+        ----------
+        day
+            Day index of the spend.
+        spend
+            Actual spend per arm that day (``NaN`` = no data for that arm).
+        conversions
+            Conversions of that day reported so far (cumulative), per arm.
+        age
+            Days between the day and the report (0 = same day), scalar or per arm. A report with a larger
+            or equal age replaces an earlier one.
+        """
+        a = self.n_arms
+        s = np.broadcast_to(np.asarray(spend, dtype=float), (a,)).copy()
+        c = np.broadcast_to(np.asarray(conversions, dtype=float), (a,)).copy()
+        ag = np.broadcast_to(np.asarray(age, dtype=float), (a,)).copy()
+        if np.any(s[np.isfinite(s)] < 0) or np.any(c[np.isfinite(c)] < 0) or np.any(ag < 0):
+            raise ValueError(f"day {day}: spend, conversions and age must be non-negative")
+        d = self._data
+        i = d.index.get(int(day))
+        n_age = self._pmf0.size
+        if i is None:
+            i = len(d.days)
+            d.index[int(day)] = i
+            d.days.append(int(day))
+            d.spend.append(np.full(a, np.nan))
+            d.conv.append(np.full(a, np.nan))
+            d.age.append(np.full(a, -1.0))
+            d.by_age.append(np.full((a, n_age), np.nan))
+        ok = np.isfinite(s) & np.isfinite(c) & (ag >= d.age[i])
+        d.spend[i][ok] = s[ok]
+        d.conv[i][ok] = c[ok]
+        d.age[i][ok] = ag[ok]
+        for j in np.flatnonzero(ok):
+            d.by_age[i][j, min(int(ag[j]), n_age - 1)] = c[j]
+
+    # --- the update -------------------------------------------------------------------------------
+    def refresh(self) -> None:
+        """Recompute the posterior from all data; run the change detector on the newest day."""
+        self.n_refreshes_ += 1
+        if self.n_days == 0:
+            return
+        if self.config.estimate_delay:
+            self.delay_pmf_ = self._estimate_delay()
+        s, c, f, valid, days = self._arrays()
+        omega = self._day_weights(days, valid)
+        post, mu = self._fit(s, c, f, omega, self.overdispersion_)
+        if self.config.overdispersion is None:
+            self.overdispersion_ = _moment_overdispersion(c, mu, valid & (omega > 0.5))
+        post, mu = self._fit(s, c, f, omega, self.overdispersion_)
+        newest = max(days)
+        if self._last_tested_day is None or newest > self._last_tested_day:
+            self._last_tested_day = newest
+            if self._detect(s, c, f, omega, days, valid, mu):
+                omega = self._day_weights(days, valid)
+                post, mu = self._fit(s, c, f, omega, self.overdispersion_)
+        self._post = post
+
+    def _arrays(self) -> tuple[FloatArray, FloatArray, FloatArray, NDArray[np.bool_], NDArray[np.int64]]:
+        d = self._data
+        s = np.array(d.spend)
+        c = np.array(d.conv)
+        age = np.array(d.age)
+        valid = np.isfinite(s) & np.isfinite(c) & (s > 0)
+        cdf = np.cumsum(self.delay_pmf_)
+        f = cdf[np.clip(age, 0, cdf.size - 1).astype(int)]
+        return (
+            np.where(valid, s, 0.0),
+            np.where(valid, c, 0.0),
+            np.where(valid, f, 1.0),
+            valid,
+            np.array(d.days, dtype=np.int64),
+        )
+
+    def _day_weights(self, days: NDArray[np.int64], valid: NDArray[np.bool_]) -> FloatArray:
+        omega = np.ones(valid.shape)
+        for i, day in enumerate(days):
+            w = self._forget.get(int(day))
+            if w is not None:
+                omega[i] *= w
+        if self.config.half_life is not None:
+            age = days.max() - days
+            omega *= 0.5 ** (age / self.config.half_life)[:, None]
+        return np.where(valid, omega, 0.0)
+
+    def _estimate_delay(self) -> FloatArray:
+        """Delay pmf from the cumulative conversions seen at each age of matured days (prior-smoothed)."""
+        d = self._data
+        n_age = self._pmf0.size
+        cdf0 = np.cumsum(self._pmf0)
+        if not d.by_age:
+            return self._pmf0.copy()
+        by_age = np.array(d.by_age)  # (D, A, L)
+        final = by_age[:, :, n_age - 1]
+        matured = np.isfinite(final) & (final > 0)
+        strength = self.config.delay_prior_strength
+        cdf = np.empty(n_age)
+        for a in range(n_age - 1):
+            seen = matured & np.isfinite(by_age[:, :, a])
+            num = np.sum(np.where(seen, by_age[:, :, a], 0.0))
+            den = np.sum(np.where(seen, final, 0.0))
+            cdf[a] = (num + strength * cdf0[a]) / (den + strength)
+        cdf[n_age - 1] = 1.0
+        cdf = np.clip(np.maximum.accumulate(cdf), 1e-3, 1.0)
+        return np.diff(cdf, prepend=0.0)
+
+    def _fit(
+        self, s: FloatArray, c: FloatArray, f: FloatArray, omega: FloatArray, inv_kappa: float
+    ) -> tuple[_Posterior, FloatArray]:
+        """Grid posterior with quasi-likelihood weights; returns it and the fitted daily means ``mu * f``."""
+        rate_mean = self._pooled_rate(s, c, f, omega)
+        g = s[:, :, None] / (1.0 + s[:, :, None] / self._k[None, :, :])  # (D, A, G)
+        # two passes: weights from the current fitted means, then the posterior under those weights
+        mu = self._post_mean_at(self._post, g) * f
+        post = self._posterior(g, c, f, omega / (1.0 + mu * inv_kappa), rate_mean)
+        mu = self._post_mean_at(post, g) * f
+        post = self._posterior(g, c, f, omega / (1.0 + mu * inv_kappa), rate_mean)
+        mu = self._post_mean_at(post, g) * f
+        return post, mu
+
+    def _pooled_rate(self, s: FloatArray, c: FloatArray, f: FloatArray, omega: FloatArray) -> FloatArray:
+        if self._prior_rate_mean is not None:
+            return self._prior_rate_mean
+        pseudo = 0.5 * float(np.mean(self.reference_spend))
+        rate = (np.sum(omega * c) + 0.02 * pseudo) / (np.sum(omega * s * f) + pseudo)
+        return np.full(self.n_arms, rate)
+
+    def _posterior(
+        self, g: FloatArray, c: FloatArray, f: FloatArray, w: FloatArray, rate_mean: FloatArray
+    ) -> _Posterior:
+        a0 = self._a0
+        b0 = self._b0(rate_mean)
+        wc = np.sum(w * c, axis=0)  # (A,)
+        rate = b0 + np.einsum("da,dag->ag", w * f, g)
+        shape = np.broadcast_to(a0 + wc[:, None], rate.shape)
+        logg = np.log(np.maximum(g, 1e-300))
+        loglik = (
+            a0 * np.log(b0)
+            - gammaln(a0)
+            + gammaln(shape)
+            - shape * np.log(rate)
+            + np.einsum("da,dag->ag", w * c, logg)
+        )
+        logw = self._logprior_k + loglik
+        logw = logw - _logsumexp(logw)[:, None]
+        return _Posterior(logw=logw, shape=shape, rate=rate)
+
+    @staticmethod
+    def _post_mean_at(post: _Posterior, g: FloatArray) -> FloatArray:
+        """Posterior mean of ``beta * g_k(s)`` for precomputed ``g`` of shape (D, A, G)."""
+        return np.einsum("ag,dag->da", post.weights * post.shape / post.rate, g)
+
+    # --- change detection -------------------------------------------------------------------------
+    def _detect(
+        self,
+        s: FloatArray,
+        c: FloatArray,
+        f: FloatArray,
+        omega: FloatArray,
+        days: NDArray[np.int64],
+        valid: NDArray[np.bool_],
+        mu: FloatArray,
+    ) -> bool:
+        """Posterior predictive check of the last windows, fitted on the days before them."""
+        cfg = self.config
+        newest = int(days.max())
+        inv_kappa = self.overdispersion_
+        g = s[:, :, None] / (1.0 + s[:, :, None] / self._k[None, :, :])
+        rate_mean = self._pooled_rate(s, c, f, omega)
+        q = 1.0 / (1.0 + mu * inv_kappa)
+        fired = np.zeros(self.n_arms, dtype=bool)
+        for length in sorted(cfg.detect_windows):
+            start = newest - length + 1
+            pre = (days < start)[:, None] & valid
+            win = (days >= start)[:, None] & valid
+            eff_pre = np.sum(np.where(pre, omega, 0.0), axis=0)
+            testable = (eff_pre >= cfg.min_history) & (win.sum(axis=0) >= min(length, 2)) & ~fired
+            if not testable.any():
+                continue
+            post = self._posterior(g, c, f, np.where(pre, omega * q, 0.0), rate_mean)
+            wts = post.weights
+            gw = np.einsum("da,dag->ag", np.where(win, f, 0.0), g)  # (A, G): sum_d f g_k(s_d)
+            m_k = post.shape / post.rate * gw
+            mean = np.sum(wts * m_k, axis=1)
+            var_beta = np.sum(wts * (post.shape / post.rate**2 * gw**2 + m_k**2), axis=1) - mean**2
+            day_mu = self._post_mean_at(post, g) * f
+            noise = np.sum(np.where(win, day_mu * (1.0 + day_mu * inv_kappa), 0.0), axis=0)
+            obs = np.sum(np.where(win, c, 0.0), axis=0)
+            z = (obs - mean) / np.sqrt(np.maximum(noise + var_beta, 1e-9))
+            hit = testable & (np.abs(z) > cfg.detect_threshold)
+            for j in np.flatnonzero(hit):
+                self._forget_before(int(j), start)
+                self.change_events_.append(
+                    ChangeEvent(self.arms[j], detected_day=newest, start_day=start, z=float(z[j]))
+                )
+            fired |= hit
+        return bool(fired.any())
+
+    def _forget_before(self, arm: int, start: int) -> None:
+        for day in self._data.days:
+            if day < start:
+                w = self._forget.setdefault(day, np.ones(self.n_arms))
+                w[arm] *= self.config.forget_factor
+
+    # --- output -----------------------------------------------------------------------------------
+    def curves(self, n_draws: int, rng: np.random.Generator) -> ResponseCurves:
+        """Posterior draws of every arm's curve.
+
+        Parameters
+        ----------
+        n_draws
+            Number of joint draws (arms are independent given the data).
+        rng
+            Random generator.
+        """
+        if n_draws < 1:
+            raise ValueError("n_draws must be >= 1")
+        post = self._post
+        cw = np.cumsum(post.weights, axis=1)
+        cw /= cw[:, -1:]
+        u = rng.random((n_draws, self.n_arms))
+        beta = np.empty((n_draws, self.n_arms))
+        k = np.empty((n_draws, self.n_arms))
+        for j in range(self.n_arms):
+            idx = np.minimum(np.searchsorted(cw[j], u[:, j], side="right"), cw.shape[1] - 1)
+            k[:, j] = self._k[j, idx]
+            beta[:, j] = rng.gamma(post.shape[j, idx], 1.0 / post.rate[j, idx])
+        return ResponseCurves(
+            arms=self.arms,
+            beta=np.maximum(beta, 0.0),
+            k=k,
+            platform=self.platform,
+            max_observed_spend=self.max_observed_spend(),
+            meta={"source": "amplify.learn.OnlineCurveLearner", "n_days": self.n_days},
+        )
+
+    def max_observed_spend(self) -> FloatArray:
+        """Largest daily spend seen per arm (0 where none)."""
+        if not self._data.spend:
+            return np.zeros(self.n_arms)
+        s = np.array(self._data.spend)
+        return np.asarray(np.nanmax(np.where(np.isfinite(s), s, 0.0), axis=0))
+
+    def expected(self, spend: ArrayLike) -> FloatArray:
+        """Posterior mean of the expected daily conversions at ``spend`` (per arm)."""
+        s = np.broadcast_to(np.asarray(spend, dtype=float), (self.n_arms,))
+        g = s[None, :, None] / (1.0 + s[None, :, None] / self._k[None, :, :])
+        return np.asarray(self._post_mean_at(self._post, g)[0])
+
+    def summary(self) -> dict[str, object]:
+        """Posterior summary per arm: mean ``k``, rate at the reference spend, weights' entropy."""
+        post = self._post
+        w = post.weights
+        return {
+            "arms": list(self.arms),
+            "k_mean": np.sum(w * self._k, axis=1).tolist(),
+            "conversions_at_reference": self.expected(self.reference_spend).tolist(),
+            "overdispersion": float(self.overdispersion_),
+            "delay_pmf": self.delay_pmf_.tolist(),
+            "change_events": [e.__dict__ for e in self.change_events_],
+        }
+
+
+def _logsumexp(x: FloatArray) -> FloatArray:
+    m = np.max(x, axis=1)
+    return np.asarray(m + np.log(np.sum(np.exp(x - m[:, None]), axis=1)))
+
+
+def _moment_overdispersion(c: FloatArray, mu: FloatArray, mask: NDArray[np.bool_]) -> float:
+    """Moment estimate of ``1 / kappa`` in ``Var = mu + mu**2 / kappa`` (shrunk to 0.05, clipped)."""
+    n = int(mask.sum())
+    if n == 0:
+        return 0.05
+    num = float(np.sum(np.where(mask, (c - mu) ** 2 - mu, 0.0)))
+    den = float(np.sum(np.where(mask, mu**2, 0.0)))
+    mbar2 = den / n
+    prior_n = 10.0
+    est = (num + prior_n * mbar2 * 0.05) / (den + prior_n * mbar2 + 1e-12)
+    return float(np.clip(est, 0.005, 2.0))

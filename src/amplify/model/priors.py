@@ -1,0 +1,114 @@
+"""Priors and sampler settings of the boost model: explicit, validated, overridable, stored with the fit.
+
+Both are pydantic models with ``extra="forbid"``; a misspelt field fails with a "did you mean" hint.
+Priors are stated on natural scales (CPM in currency per 1000 impressions, rates as fractions) and turned into
+log/logit-scale hyperpriors in :mod:`amplify.model.build`.
+"""
+
+from __future__ import annotations
+
+import difflib
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _did_you_mean(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            known = set(cls.model_fields)
+            for key in data:
+                if key not in known:
+                    close = difflib.get_close_matches(str(key), sorted(known), n=1)
+                    hint = f"; did you mean {close[0]!r}?" if close else ""
+                    raise ValueError(f"{cls.__name__} has no setting {key!r}{hint}")
+        return data
+
+
+class Priors(_Strict):
+    """Weakly informative priors on natural scales, plus the model's structural switches.
+
+    Each pooled quantity (CPM, k, CTR, CVR, organic→paid effect) has a shared mean with prior median
+    ``*_median`` and log/logit-scale sd ``*_sd``, and a between-platform sd with a boundary-avoiding Gamma(2)
+    prior of mean ``*_platform_sd``. View-through (weakly identified) is independent per platform.
+
+    Parameters
+    ----------
+    use_organic
+        Use organic signals through the latent resonance. ``False`` gives the pooled baseline: no organic
+        likelihood and no organic→paid effect (used for the held-out comparison).
+    use_shares
+        Use shares per engagement as a second organic indicator of resonance.
+    centered
+        Centered (default; best when each platform has many posts) or non-centered platform effects.
+    """
+
+    # paid impressions
+    cpm_median: float = Field(8.0, gt=0, description="currency per 1000 paid impressions")
+    cpm_sd: float = Field(0.7, gt=0)
+    cpm_platform_sd: float = Field(0.5, gt=0)
+    k_spend_multiple: float = Field(
+        2.0, gt=0, description="prior median of k as a multiple of the median boost spend"
+    )
+    k_sd: float = Field(1.0, gt=0)
+    k_platform_sd: float = Field(0.5, gt=0)
+    impr_noise_sd: float = Field(0.5, gt=0, description="HalfNormal scale of the impression noise")
+    # clicks
+    ctr_median: float = Field(0.01, gt=0, lt=1)
+    ctr_sd: float = Field(1.0, gt=0)
+    ctr_platform_sd: float = Field(0.5, gt=0)
+    ctr_noise_sd: float = Field(0.5, gt=0, description="HalfNormal scale of post-level CTR noise")
+    segment_sd: float = Field(0.3, gt=0, description="HalfNormal scale of segment CTR effects")
+    # organic
+    er_median: float = Field(0.02, gt=0, lt=1, description="organic engagement rate")
+    er_sd: float = Field(1.5, gt=0)
+    resonance_er_median: float = Field(0.5, gt=0, description="organic ER logit per SD of resonance")
+    resonance_er_sd: float = Field(0.75, gt=0)
+    share_rate_median: float = Field(0.1, gt=0, lt=1, description="shares per engagement")
+    share_rate_sd: float = Field(1.5, gt=0)
+    shares_loading_sd: float = Field(0.5, gt=0)
+    format_sd: float = Field(0.5, gt=0, description="HalfNormal scale of format effects on resonance")
+    organic_effect_sd: float = Field(
+        0.5, gt=0, description="prior sd of the shared organic→paid effect (CTR logit per SD)"
+    )
+    organic_effect_platform_sd: float = Field(0.3, gt=0)
+    # conversions
+    cvr_median: float = Field(0.03, gt=0, lt=1)
+    cvr_sd: float = Field(1.0, gt=0)
+    cvr_platform_sd: float = Field(0.5, gt=0)
+    view_through_median: float = Field(5e-5, gt=0, lt=1, description="conversions per impression")
+    view_through_sd: float = Field(1.0, gt=0)
+    overdispersion_mean: float = Field(
+        0.3, gt=0, description="prior mean of 1/sqrt(NegBin alpha) (Gamma(2) prior)"
+    )
+    # revenue
+    value_median: float = Field(50.0, gt=0, description="revenue per conversion")
+    value_sd: float = Field(1.5, gt=0)
+    value_noise_sd: float = Field(0.5, gt=0)
+    # structure
+    use_organic: bool = True
+    use_shares: bool = True
+    centered: bool = True
+
+
+class SamplerConfig(_Strict):
+    """How to fit: NUTS (nutpie by default, PyMC's own as fallback) or a fast approximation.
+
+    ``method="advi"`` (mean-field ADVI via ``pm.fit``) and ``method="pathfinder"`` are approximate: the fit is
+    labelled ``approximate=True`` in its diagnostics with a warning. Pathfinder needs ``pymc-extras``; without
+    it amplify falls back to ADVI and says so.
+    """
+
+    method: Literal["nuts", "advi", "pathfinder"] = "nuts"
+    nuts_sampler: Literal["nutpie", "pymc"] = "nutpie"
+    draws: int = Field(1000, ge=10)
+    tune: int = Field(1000, ge=0)
+    chains: int = Field(2, ge=1)
+    cores: int | None = Field(None, ge=1)
+    target_accept: float = Field(0.9, gt=0, lt=1)
+    seed: int = 0
+    advi_iterations: int = Field(20_000, ge=100)

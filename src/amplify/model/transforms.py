@@ -1,0 +1,122 @@
+"""Pure response math shared by the PyMC model and the numpy post-processing.
+
+No ``pm.Model`` here: functions take arrays (numpy) or tensors (pytensor). Arithmetic-only functions work on
+both as they are; functions needing ``log``/``exp``/``expit`` take the array module ``xp`` (``numpy`` by
+default, ``pytensor.tensor`` inside the model).
+
+The two ideas the model rests on:
+
+* **Empirical logits.** A rate estimated from ``e`` successes in ``n`` trials is summarised by
+  ``y = log((e + 0.5) / (n - e + 0.5))`` with known sampling variance ``1 / (e + 0.5) + 1 / (n - e + 0.5)``;
+  with the large counts of impressions and engagements this normal approximation is accurate.
+* **Marginalised resonance.** Each post has a latent resonance ``r ~ N(m, 1)`` that shifts its organic
+  engagement logit by ``tau * r``, its share-per-engagement logit by ``lam * r`` and its paid CTR logit by
+  ``beta * r``. Because every indicator is linear-Gaussian in ``r``, ``r`` is integrated out exactly by a
+  Kalman-style sequence of conditional normals (:func:`resonance_update`); no per-post latent is sampled.
+"""
+
+from __future__ import annotations
+
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+FloatArray = NDArray[np.float64]
+
+#: Gauss-Hermite nodes/weights (probabilists') to average a function over a standard normal.
+_GH_NODES, _GH_WEIGHTS = np.polynomial.hermite_e.hermegauss(24)
+_GH_WEIGHTS = _GH_WEIGHTS / _GH_WEIGHTS.sum()
+
+
+def empirical_logit(successes: ArrayLike, trials: ArrayLike) -> tuple[FloatArray, FloatArray]:
+    """Empirical logit of ``successes / trials`` and its approximate sampling variance.
+
+    Parameters
+    ----------
+    successes, trials
+        Counts (``0 <= successes <= trials``); NaN propagates.
+
+    Returns
+    -------
+    y, v
+        ``log((e + .5) / (n - e + .5))`` and ``1 / (e + .5) + 1 / (n - e + .5)``.
+    """
+    e = np.asarray(successes, dtype=float)
+    n = np.asarray(trials, dtype=float)
+    a = e + 0.5
+    b = n - e + 0.5
+    return np.log(a / b), 1.0 / a + 1.0 / b
+
+
+def resonance_update(
+    mean: Any, prec: Any, y: Any, v: Any, intercept: Any, loading: Any, mask: Any = 1.0
+) -> tuple[Any, Any, Any, Any]:
+    """One conditional-normal step of the marginalised resonance.
+
+    The indicator is ``y = intercept + loading * r + eps`` with ``eps ~ N(0, v)`` and the current belief
+    ``r ~ N(mean, 1 / prec)``.
+
+    Parameters
+    ----------
+    mean, prec
+        Current belief about ``r`` (mean and precision).
+    y, v
+        Observed indicator and its sampling variance (fill missing entries with any finite value and set
+        ``mask`` to 0 there).
+    intercept, loading
+        Indicator intercept and loading on ``r``.
+    mask
+        1 where the indicator is observed, 0 where it is not (then the belief is unchanged).
+
+    Returns
+    -------
+    pred_mean, pred_var, new_mean, new_prec
+        Predictive mean and variance of ``y`` before seeing it, and the updated belief about ``r``.
+    """
+    pred_mean = intercept + loading * mean
+    pred_var = loading * loading / prec + v
+    new_prec = prec + mask * loading * loading / v
+    new_mean = (prec * mean + mask * loading * (y - intercept) / v) / new_prec
+    return pred_mean, pred_var, new_mean, new_prec
+
+
+def log_median_impressions(spend: Any, log_cpm: Any, k: Any, xp: ModuleType = np) -> Any:
+    """Log of the median paid impressions for one boost: ``log(1000 s / cpm) - log1p(s / k)``."""
+    return xp.log(1000.0 * spend) - log_cpm - xp.log1p(spend / k)
+
+
+def expected_ctr(ctr_logit: ArrayLike, noise_sd: ArrayLike) -> FloatArray:
+    """``E[expit(ctr_logit + u)]`` for ``u ~ N(0, noise_sd^2)`` (Gauss-Hermite), broadcast over inputs."""
+    a = np.asarray(ctr_logit, dtype=float)[..., None]
+    s = np.asarray(noise_sd, dtype=float)[..., None]
+    return np.asarray(np.sum(_GH_WEIGHTS * _expit(a + s * _GH_NODES), axis=-1), dtype=float)
+
+
+def curve_beta(
+    cpm: ArrayLike,
+    ctr: ArrayLike,
+    cvr: ArrayLike,
+    view_through: ArrayLike,
+    impr_sigma: ArrayLike | float = 0.0,
+) -> FloatArray:
+    """Conversions per unit spend at low spend: ``1000 / cpm * exp(sigma^2 / 2) * (ctr * cvr + vt)``.
+
+    ``exp(sigma^2 / 2)`` turns the median impressions of the lognormal impression model into the mean.
+    """
+    c = np.asarray(cpm, dtype=float)
+    lift = np.exp(0.5 * np.asarray(impr_sigma, dtype=float) ** 2)
+    rate = np.asarray(ctr, dtype=float) * np.asarray(cvr, dtype=float) + np.asarray(
+        view_through, dtype=float
+    )
+    return np.asarray(1000.0 / c * lift * rate, dtype=float)
+
+
+def _expit(x: FloatArray) -> FloatArray:
+    return np.asarray(0.5 * (1.0 + np.tanh(0.5 * x)), dtype=float)
+
+
+def expit(x: ArrayLike) -> FloatArray:
+    """Numerically stable logistic function on numpy arrays."""
+    return _expit(np.asarray(x, dtype=float))
