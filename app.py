@@ -1,7 +1,7 @@
 """amplify — the what-if app for growth marketers: where to put this week's boost budget.
-
-Run it with ``streamlit run app.py``. This file only sets up the page, the navigation and the sidebar; each
-page is a script in ``src/amplify/ui/pages/`` and every computation lives in the ``amplify`` package.
+ Run it with ``streamlit run app.py``. This file only sets up the page, the navigation and the
+sidebar; each page is a script in ``src/amplify/ui/pages/`` and every computation lives in the
+``amplify`` package.
 """
 
 from __future__ import annotations
@@ -12,23 +12,28 @@ from amplify.ui import pages, session
 from amplify.ui import state as S
 from amplify.ui.guard import page_guard
 
-st.set_page_config(page_title="amplify — where to boost", page_icon="📣", layout="wide")
+st.set_page_config(
+    page_title="amplify — where to boost", page_icon=":material/campaign:", layout="wide"
+)
 
 with page_guard("loading the sample account"):
     session.ensure_dataset()
 
 nav = st.navigation(
     [
-        st.Page(pages.DATA, title="Data", icon="📄", default=True),
-        st.Page(pages.MODEL, title="Model", icon="🧠"),
-        st.Page(pages.PLAN, title="Plan", icon="💰"),
-        st.Page(pages.SCENARIOS, title="Scenarios", icon="🔀"),
-        st.Page(pages.SIMULATE, title="Simulate", icon="🎲"),
+        st.Page(pages.DATA, title="Data", icon=":material/table_view:", default=True),
+        st.Page(pages.MODEL, title="Model", icon=":material/insights:"),
+        st.Page(pages.PLAN, title="Plan", icon=":material/payments:"),
+        st.Page(pages.SCENARIOS, title="Scenarios", icon=":material/compare_arrows:"),
+        st.Page(pages.SIMULATE, title="Simulate", icon=":material/casino:"),
     ]
 )
 
+nav.run()
+
+# The sidebar is drawn after the page so it shows what the page just did (e.g. a new upload).
 with st.sidebar:
-    st.markdown("### 📣 amplify")
+    st.markdown("### amplify")
     posts = st.session_state.get(S.POSTS)
     if posts is not None:
         st.markdown(f"**Data:** {st.session_state[S.DATASET_NAME]}")
@@ -40,5 +45,3 @@ with st.sidebar:
             else:
                 kind = "fast first look" if session.is_fast(entry) else "full fit"
                 st.caption(f"Model: {kind} ✓")
-
-nav.run()

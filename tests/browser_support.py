@@ -1,6 +1,6 @@
-"""Helpers for the end-to-end browser test: find or install Debian's chromium, run the app on a free port.
-
-Imported explicitly by ``tests/test_app_browser.py`` (not a conftest, so nothing here runs for other tests).
+"""Helpers for the end-to-end browser test: find or install chromium, run the app on a free port.
+ Imported explicitly by ``tests/test_app_browser.py`` (not a conftest, so nothing here runs for
+other tests).
 """
 
 from __future__ import annotations
@@ -31,8 +31,8 @@ REPO = Path(__file__).resolve().parents[1]
 def ensure_chromium(timeout: float = 900.0) -> str | None:
     """Return the chromium path, installing Debian's package when missing and running as root.
 
-    Returns ``None`` with nothing installed when that is impossible (not root, no apt-get, install failed);
-    the caller skips with :func:`chromium_skip_reason`.
+    Returns ``None`` with nothing installed when that is impossible (not root, no apt-get, install
+    failed); the caller skips with :func:`chromium_skip_reason`.
     """
     if Path(CHROMIUM).exists():
         return CHROMIUM
@@ -40,7 +40,9 @@ def ensure_chromium(timeout: float = 900.0) -> str | None:
         return None
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     try:
-        subprocess.run(["apt-get", "update"], check=True, env=env, timeout=timeout, capture_output=True)
+        subprocess.run(
+            ["apt-get", "update"], check=True, env=env, timeout=timeout, capture_output=True
+        )
         subprocess.run(
             ["apt-get", "install", "-y", "--no-install-recommends", "chromium"],
             check=True,
@@ -56,7 +58,9 @@ def ensure_chromium(timeout: float = 900.0) -> str | None:
 def chromium_skip_reason() -> str:
     """Why chromium could not be provided (for ``pytest.skip``)."""
     if os.geteuid() != 0:
-        return f"{CHROMIUM} is missing and installing it needs root (run: apt-get install -y chromium)"
+        return (
+            f"{CHROMIUM} is missing and installing it needs root (run: apt-get install -y chromium)"
+        )
     if shutil.which("apt-get") is None:
         return f"{CHROMIUM} is missing and there is no apt-get to install it"
     return f"{CHROMIUM} is missing and `apt-get install -y chromium` failed (offline?)"
@@ -101,7 +105,9 @@ def start_app(port: int, env: dict[str, str], log: Path) -> subprocess.Popen[byt
             pass
         time.sleep(0.3)
     stop_app(proc)
-    raise RuntimeError(f"streamlit did not become healthy in 60 s: {log.read_text(errors='replace')[-2000:]}")
+    raise RuntimeError(
+        f"streamlit did not become healthy in 60 s: {log.read_text(errors='replace')[-2000:]}"
+    )
 
 
 def stop_app(proc: subprocess.Popen[bytes]) -> None:

@@ -1,15 +1,14 @@
-"""Validation of the post table: every bad file names the right row and column; valid edge cases pass."""
+"""Validation of the post table: each bad file names the right row and column; edge cases pass."""
 
 from __future__ import annotations
 
-import time
 import zipfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from amplify import constants as C
@@ -25,7 +24,7 @@ Expected = tuple[int | None, str | None, str]
 
 def _problems(path: Path | pd.DataFrame, **kwargs: object) -> DataError:
     with pytest.raises(DataError) as info:
-        load(path, **kwargs)  # type: ignore[arg-type]
+        load(path, **kwargs)  # type: ignore[arg-type,unused-ignore]
     return info.value
 
 
@@ -55,7 +54,10 @@ BAD_FILES: list[tuple[str, dict[str, object], list[Expected]]] = [
     (
         "unknown_platform.csv",
         {},
-        [(3, "platform", "unknown platform 'Myspace'"), (4, "platform", "did you mean 'instagram'")],
+        [
+            (3, "platform", "unknown platform 'Myspace'"),
+            (4, "platform", "did you mean 'instagram'"),
+        ],
     ),
     ("negative_spend.csv", {}, [(4, "spend", "spend is negative (-12.5)")]),
     ("clicks_over_impressions.csv", {}, [(2, "clicks", "exceed paid impressions")]),
@@ -64,7 +66,11 @@ BAD_FILES: list[tuple[str, dict[str, object], list[Expected]]] = [
         {},
         [(3, "spend", "'five' is not a number"), (4, "paid_impressions", "'lots' is not a number")],
     ),
-    ("duplicate_post_id.csv", {}, [(5, "post_id", "'p2' appears again for instagram (first in row 3)")]),
+    (
+        "duplicate_post_id.csv",
+        {},
+        [(5, "post_id", "'p2' appears again for instagram (first in row 3)")],
+    ),
     (
         "bad_date.csv",
         {},
@@ -243,7 +249,8 @@ def test_canonical_file_types_order_and_extras() -> None:
     assert pd.api.types.is_string_dtype(table[C.POST_ID].dtype)
     assert table[C.FORMAT].tolist()[:5] == ["image", "video", "reel", "carousel", "unknown"]
     # organic metrics optional per row: p5 has only paid metrics, p1 only organic
-    assert np.isnan(table.loc[4, C.ORGANIC_IMPRESSIONS]) and table.loc[4, C.SPEND] == 15
+    assert table[C.ORGANIC_IMPRESSIONS].isna().iloc[4]
+    assert table.loc[4, C.SPEND] == 15
     # spend > 0 means boosted; spend 0 or empty means a candidate
     assert table[C.BOOSTED].tolist() == [False, True, True, False, True, False, True, False, False]
     # the same post_id on two platforms is two posts
@@ -315,7 +322,7 @@ def test_data_error_report_is_readable() -> None:
         "  - whole file: file-level thing",
         "(and 1 warning)",
     ]
-    assert isinstance(err, ValueError)
+    assert issubclass(DataError, ValueError)
     assert err.problems[0].to_dict()["column"] == "spend"
 
 
@@ -348,21 +355,26 @@ def test_parse_numbers_accepts_export_formats(text: str, decimal: str, value: fl
 @pytest.mark.parametrize("text", ["abc", "12,5", "1,2,3", "5 apples", "inf", "1.2.3"])
 def test_parse_numbers_rejects(text: str) -> None:
     numbers, bad = parse_numbers(pd.Series([text]), ".")
-    assert bad.iloc[0] and np.isnan(numbers.iloc[0])
+    assert bad.iloc[0]
+    assert np.isnan(numbers.iloc[0])
 
 
 @pytest.mark.parametrize("missing", ["", "-", "--", "N/A", "null", None, "—"])
 def test_parse_numbers_missing_is_not_a_problem(missing: str | None) -> None:
     numbers, bad = parse_numbers(pd.Series([missing], dtype=object), ".")
-    assert not bad.iloc[0] and np.isnan(numbers.iloc[0])
+    assert not bad.iloc[0]
+    assert np.isnan(numbers.iloc[0])
 
 
+@settings(max_examples=30)
 @given(
     st.floats(min_value=-1e9, max_value=1e9, allow_nan=False).map(lambda v: round(v, 2)),
     st.sampled_from(["$", "", "€"]),
     st.sampled_from([".", ","]),
 )
-def test_parse_numbers_round_trips_formatted_values(value: float, symbol: str, decimal: str) -> None:
+def test_parse_numbers_round_trips_formatted_values(
+    value: float, symbol: str, decimal: str
+) -> None:
     text = f"{abs(value):,.2f}"
     if decimal == ",":
         text = text.replace(",", " ").replace(".", ",")
@@ -380,7 +392,8 @@ def test_parse_dates_formats_and_zones() -> None:
     assert dates.iloc[0] == pd.Timestamp("2024-03-31")
     assert dates.iloc[1] == pd.Timestamp("2024-03-14 09:30")
     assert dates.iloc[2] == pd.Timestamp("2024-03-31 17:00")  # converted to UTC
-    assert pd.isna(dates.iloc[3]) and not bad.iloc[3]
+    assert pd.isna(dates.iloc[3])
+    assert not bad.iloc[3]
     assert bad.tolist() == [False, False, False, False, True]
     # day-first files (decimal commas) read 05/01 as 5 January
     dates, _ = parse_dates(pd.Series(["05/01/2024", "20/01/2024"]), dayfirst=True)
@@ -397,7 +410,7 @@ def test_format_vocabulary() -> None:
     ]
 
 
-def test_loads_20k_rows_quickly(tmp_path: Path) -> None:
+def test_loads_20k_rows_with_currency_strings(tmp_path: Path) -> None:
     rng = np.random.default_rng(0)
     n = 20_000
     frame = pd.DataFrame(
@@ -419,8 +432,53 @@ def test_loads_20k_rows_quickly(tmp_path: Path) -> None:
     )
     path = tmp_path / "big.csv"
     frame.to_csv(path, index=False)
-    start = time.perf_counter()
     table = load(path)
-    elapsed = time.perf_counter() - start
-    assert len(table) == n and table[C.SPEND].notna().all()
-    assert elapsed < 3.0, f"{elapsed:.2f}s"  # ~0.3 s measured; generous for a shared machine
+    assert len(table) == n
+    assert table[C.SPEND].notna().all()
+    assert set(table[C.PLATFORM]) == {C.FACEBOOK, C.INSTAGRAM, C.TIKTOK}
+
+
+_HEADERS = ["post_id", "platform", "spend", "clicks", "paid_impressions", "posted_at", "boosted"]
+_HEADERS += [
+    "Amount spent (USD)",
+    "Ad name",
+    "Cost",
+    "By Day",
+    "Publish time",
+    "Post ID",
+    "Results",
+]
+_CELLS = st.sampled_from(
+    [
+        *["1", "-3", "$1,250.50", "x", "", "FB", "insta", "2024-01-01", "03/14/2024 09:30"],
+        *["Total", "(5)", "1,2", "IG reel", '"a,b"', "tik tok", "yes", "—", "1e400", "-1"],
+    ]
+)
+
+
+@settings(max_examples=40)
+@given(
+    headers=st.lists(st.sampled_from(_HEADERS), min_size=1, max_size=7, unique=True),
+    cells=st.lists(st.lists(_CELLS, min_size=0, max_size=8), max_size=5),
+    sep=st.sampled_from([",", ";", "\t"]),
+    source=st.sampled_from(["generic", "auto", "meta", "tiktok", "meta_organic"]),
+)
+def test_any_file_loads_or_raises_data_error(
+    tmp_path_factory: pytest.TempPathFactory,
+    headers: list[str],
+    cells: list[list[str]],
+    sep: str,
+    source: str,
+) -> None:
+    """Whatever the file holds, the result is a table or a DataError: never another exception."""
+    path = tmp_path_factory.mktemp("fuzz") / "export.csv"
+    path.write_text("\n".join([sep.join(headers), *(sep.join(r) for r in cells)]))
+    try:
+        table = load(path, source=source)  # type: ignore[arg-type]
+    except DataError as err:
+        problems = err.problems
+        assert problems
+        assert all(isinstance(p, Problem) and p.message for p in problems)
+    else:
+        assert list(table.columns[: len(C.CANONICAL_COLUMNS)]) == list(C.CANONICAL_COLUMNS)
+        assert table[C.BOOSTED].dtype == bool

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -190,3 +191,123 @@ def test_atomic_dir_keeps_the_old_folder_when_filling_fails(tmp_path: Path) -> N
         atomic_write_dir(target, bad)
     assert sorted(p.name for p in target.iterdir()) == ["config.json"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]
+
+
+# --- plans from curves (a fitted model stands in as its curves; the model is not under test) ---
+
+
+class CurvesModel:
+    """The part of a fitted BoostModel that planning reads: curves and diagnostics."""
+
+    def __init__(self, seed: int = 0) -> None:
+        from amplify.testing import synthetic_curves
+
+        self.curves = synthetic_curves(3, n_draws=300, seed=seed)
+        self.post = synthetic_curves(9, n_draws=300, seed=seed)
+        self.diagnostics_ = {"ok": True}
+
+    def platform_curves(self, n_boosts: object = 1, *, max_draws: int | None = None, seed: int = 0):
+        return self.curves
+
+    def post_curves(self, posts: object = None, *, seed: int = 0):
+        return self.post
+
+
+def test_recommend_respects_budget_and_constraints_and_is_seeded() -> None:
+    from amplify.pipeline import recommend
+
+    model = CurvesModel()
+    s = make_settings(
+        None, budget=3000, platforms={"tiktok": {"lock": 500}, "FB": {"max": 900}}, seed=3
+    )
+    plan = recommend(model, s)  # type: ignore[arg-type]
+    spend = plan.spend_by_platform
+    assert sum(spend.values()) == pytest.approx(3000)
+    assert spend["tiktok"] == pytest.approx(500)
+    assert spend["facebook"] <= 900 + 1e-6
+    again = recommend(model, s)  # type: ignore[arg-type]
+    np.testing.assert_array_equal(plan.spend, again.spend)
+    greedy = recommend(model, s.with_overrides(policy="uniform"))  # type: ignore[arg-type]
+    assert greedy.policy != plan.policy
+
+
+def test_recommend_moves_at_most_max_change_from_previous(tmp_path: Path) -> None:
+    from amplify.pipeline import recommend, write_plan
+
+    model = CurvesModel()
+    first = recommend(model, make_settings(None, budget=3000, policy="greedy"))  # type: ignore[arg-type]
+    prev = write_plan(first, tmp_path / "yesterday.json")
+    assert read_previous_plan(prev) == pytest.approx(first.spend_by_platform)
+    shifted = {"facebook": 1000.0, "instagram": 1000.0, "tiktok": 1000.0}
+    s = make_settings(None, budget=3000, previous=shifted, max_change=0.05, policy="greedy")
+    plan = recommend(model, s)  # type: ignore[arg-type]
+    for p, v in plan.spend_by_platform.items():
+        assert abs(v - shifted[p]) <= 0.05 * 3000 + 1e-6
+
+
+def test_recommend_post_level_and_unknown_platforms() -> None:
+    from amplify.pipeline import recommend
+
+    model = CurvesModel()
+    plan = recommend(model, make_settings(None, budget=2000, level="post"))  # type: ignore[arg-type]
+    assert len(plan.arms) == 9
+    assert ":" in plan.arms[0]
+    assert plan.spend.sum() == pytest.approx(2000)
+    model.curves = model.curves.take_arms(["facebook", "instagram"])
+    with pytest.raises(SettingsError, match="tiktok not in the data"):
+        recommend(model, make_settings(None, budget=100, platforms={"tiktok": {"max": 5}}))  # type: ignore[arg-type]
+
+
+def test_plan_files_are_whole_csv_or_json(tmp_path: Path) -> None:
+    from amplify.pipeline import recommend, write_plan
+
+    plan = recommend(CurvesModel(), make_settings(None, budget=1000))  # type: ignore[arg-type]
+    csv = pd.read_csv(write_plan(plan, tmp_path / "p.csv"))
+    assert {"arm", "platform", "spend", "conv_mean", "cpa_mean"} <= set(csv.columns)
+    assert csv["spend"].sum() == pytest.approx(1000)
+    doc = json.loads(write_plan(plan, tmp_path / "p.json", extra={"account": "x"}).read_text())
+    assert doc["account"] == "x"
+    assert doc["budget"] == 1000
+    with pytest.raises(SettingsError, match=r"\.csv or \.json"):
+        write_plan(plan, tmp_path / "p.xlsx")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["p.csv", "p.json"]
+
+
+def test_what_if_compares_scenarios_with_the_baseline(tmp_path: Path) -> None:
+    from amplify.pipeline import load_scenarios, what_if
+
+    path = _write(
+        tmp_path / "what.yaml",
+        "budget: 3000\n"
+        "scenarios:\n"
+        "  - name: cut tiktok\n    bounds: {tiktok: {max: 100}}\n"
+        "  - name: IG CPM +50%\n    shocks: {IG: {cpm: 0.5}}\n"
+        "  - name: double\n    budget: 6000\n",
+    )
+    scenarios, baseline = load_scenarios(path)
+    assert [s.name for s in scenarios] == ["cut tiktok", "IG CPM +50%", "double"]
+    settings = make_settings(None, **baseline)
+    table = what_if(CurvesModel(), settings, scenarios)  # type: ignore[arg-type]
+    total = table[table["platform"] == "total"].set_index("scenario")
+    assert list(total.index) == ["baseline", "cut tiktok", "IG CPM +50%", "double"]
+    assert total.loc["double", "conv_mean"] > total.loc["baseline", "conv_mean"]
+    assert total.loc["IG CPM +50%", "conv_mean"] < total.loc["baseline", "conv_mean"]
+    tiktok = table[(table["platform"] == "tiktok") & (table["scenario"] == "cut tiktok")]
+    assert float(tiktok["spend"].iloc[0]) <= 100 + 1e-6
+    bad = _write(
+        tmp_path / "bad.yaml",
+        "scenarios:\n  - name: snap\n    shocks: {all: {cpm: 0.1}}\n    budgte: 5\n",
+    )
+    with pytest.raises(
+        SettingsError,
+        match=r"scenario 1 \(snap\): budgte: unknown key 'budgte': did you mean 'budget'\?",
+    ):
+        load_scenarios(bad)
+    with pytest.raises(SettingsError, match="unknown key 'budgt'"):
+        load_scenarios(
+            _write(tmp_path / "b2.yaml", "budgt: 5\nscenarios: [{name: a, budget: 3}]\n")
+        )
+    with pytest.raises(SettingsError, match="unique"):
+        load_scenarios(
+            _write(tmp_path / "b3.yaml", "[{name: a, budget: 3}, {name: a, budget: 4}]\n")
+        )

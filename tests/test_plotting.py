@@ -1,8 +1,9 @@
-"""Figures shared by the app and notebooks (amplify.plotting): the data they draw and the charts' specs."""
+"""Figures shared by the app and notebooks (amplify.plotting): data drawn and chart specs."""
 
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -39,7 +40,7 @@ def test_plotting_never_imports_streamlit() -> None:
     assert "streamlit" not in sys.modules or "amplify.plotting" in sys.modules
     import amplify.plotting as p
 
-    src = open(p.__file__).read()
+    src = Path(p.__file__).read_text()
     assert "import streamlit" not in src
 
 
@@ -75,7 +76,8 @@ def test_response_curves_chart_has_bands_line_and_platform_colours(curves: Respo
         layer["mark"]["type"] if isinstance(layer["mark"], dict) else layer["mark"]
         for layer in spec["layer"]
     ]
-    assert marks.count("area") == 2 and marks.count("line") == 2
+    assert marks.count("area") == 2
+    assert marks.count("line") == 2
     scale = spec["layer"][0]["encoding"]["color"]["scale"]
     assert scale["range"][scale["domain"].index("tiktok")] == PLATFORM_COLORS["tiktok"]
 
@@ -113,7 +115,7 @@ def test_scenario_chart_uses_the_comparison_columns() -> None:
     )
     spec = scenario_chart(table, lo95="p2.5", hi95="p97.5").to_dict()
     assert len(spec["layer"]) == 3
-    # field names with a "." (p2.5) would be nested access in Vega-Lite: they are copied to plain names
+    # a "." in a field name (p2.5) is nested access in Vega-Lite: columns are copied to plain names
     values = next(iter(spec["datasets"].values()))
     assert values[1] == {
         "label": "budget +20%",

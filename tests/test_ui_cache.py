@@ -1,7 +1,6 @@
-"""The fitted-model cache (amplify.ui.cache): keys, memory + disk persistence, one fit under concurrency.
-
-The model is a small JSON-serialisable stand-in fitted by a real (cheap) function: what is under test is the
-cache, not the model.
+"""The fitted-model cache (amplify.ui.cache): keys, memory + disk, one fit under concurrency.
+ The model is a small JSON-serialisable stand-in fitted by a real (cheap) function: what is under
+test is the cache, not the model.
 """
 
 from __future__ import annotations

@@ -115,6 +115,7 @@ def validate(
             "--map",
             "-m",
             help="Canonical column = file header, e.g. --map spend=Spent (repeatable).",
+            metavar="COLUMN=HEADER",
             show_default=False,
         ),
     ] = None,
@@ -124,6 +125,7 @@ def validate(
             "--default",
             "-d",
             help="Value for a column missing from the file, e.g. --default platform=facebook.",
+            metavar="COLUMN=VALUE",
             show_default=False,
         ),
     ] = None,
@@ -206,7 +208,7 @@ def streamlit_command(args: list[str] | tuple[str, ...] = ()) -> list[str]:
     context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
 )
 def run_app(ctx: typer.Context) -> None:
-    """Open the amplify app in the browser (extra arguments go to ``streamlit run``)."""
+    """Open the amplify app in the browser (extra arguments go to 'streamlit run')."""
     if not APP_PATH.exists():
         typer.echo(
             f"amplify app: {APP_PATH} not found; run this from a clone of the amplify repository",

@@ -1,14 +1,26 @@
 """A fast online posterior over per-arm response curves, for the daily campaign loop.
 
-Each arm (a platform, or a post on a platform) has a daily curve ``E[conversions] = beta * s / (1 + s / k)``
-(the :mod:`amplify.curves` family). The posterior is exact up to a grid over ``k``:
+Each arm (a platform, or a post on a platform) has a daily curve ``E[conversions] = beta * g(s)``. Inside the
+learner ``g`` is a Hill-type curve ``g_{k,n}(s) = k * x**n / (1 + x**n)`` with ``x = s / k``: ``n = 1`` is the
+:mod:`amplify.curves` family ``s / (1 + s / k)``, ``n < 1`` bends like a power law, ``n > 1`` is S-shaped (a
+platform that needs spend before it delivers). Real curves are not exactly one family; a learner that can only
+bend one way starves an S-shaped arm (low returns at low spend look like a bad arm). The posterior is exact up
+to a grid over ``(k, n)``:
 
-* ``k`` lives on a log-spaced grid (``0.05x .. 20x`` the arm's reference daily spend by default);
-* for each grid value the posterior of ``beta`` is a conjugate Gamma under a Poisson likelihood
-  ``conversions_d ~ Poisson(beta * g_k(s_d) * f_d)``, where ``g_k(s) = s / (1 + s / k)`` and ``f_d`` is the
-  share of day ``d``'s conversions reported so far (the reporting-delay CDF at the day's age), so late
-  conversions are never mistaken for a bad day;
+* ``k`` lives on a log-spaced grid (``0.05x .. 20x`` the arm's reference daily spend by default), ``n`` on a
+  few shapes;
+* for each grid point the posterior of ``beta`` is a conjugate Gamma under a Poisson likelihood
+  ``conversions_d ~ Poisson(beta * g(s_d) * f_d)``, where ``f_d`` is the share of day ``d``'s conversions
+  reported so far (the reporting-delay CDF at the day's age), so late conversions are never mistaken for a bad
+  day;
 * the grid weights are updated by the Gamma-Poisson marginal likelihood.
+
+The allocator works on the ``beta * s / (1 + s / k)`` family (:class:`~amplify.curves.ResponseCurves`), which it
+solves exactly. Each grid point's curve is therefore handed over as its best approximation in that family: the
+concave envelope of the curve (what an optimal split can actually use of an S-shape) fitted by least squares on
+relative levels and marginal returns over the spends that matter — the whole range, or a window around
+today's plan (:meth:`OnlineCurveLearner.curves` ``around=``). The fits depend only on the grid, so they are
+computed once and cached.
 
 Count noise in real accounts is over-dispersed (negative binomial, daily shocks), so each day enters as a
 quasi-likelihood ``likelihood ** w_d`` with ``w_d = 1 / (1 + mu_d / kappa)``: the Poisson variance ``mu`` is
@@ -26,6 +38,7 @@ model.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -51,6 +64,13 @@ class LearnerConfig:
         Number of grid points for the saturation spend ``k``.
     k_range
         Grid span as multiples of the arm's reference daily spend.
+    shapes
+        Grid of the Hill shape ``n`` (1 is the allocator's family; below 1 power-law-like, above 1 S-shaped).
+    shape_prior
+        Prior weights of ``shapes``.
+    max_spend
+        Largest daily spend per arm worth describing well (default: the sum of the reference spends, i.e.
+        the whole budget): the range of the approximation handed to the allocator.
     log_k_prior_sd
         Prior sd of ``log(k / reference_spend)`` (weak default prior; centred on ``k = reference``).
     rate_prior_shape
@@ -78,8 +98,11 @@ class LearnerConfig:
         Cap on the Gamma shape moment-matched from informative prior curves (do not over-trust a model).
     """
 
-    n_grid: int = 60
+    n_grid: int = 40
     k_range: tuple[float, float] = (0.05, 20.0)
+    shapes: tuple[float, ...] = (0.5, 0.7, 1.0, 1.4, 2.0)
+    shape_prior: tuple[float, ...] = (0.15, 0.2, 0.3, 0.2, 0.15)
+    max_spend: float | None = None
     log_k_prior_sd: float = 1.5
     rate_prior_shape: float = 2.0
     overdispersion: float | None = None
@@ -104,6 +127,13 @@ class LearnerConfig:
             raise ValueError("forget_factor must be in [0, 1]")
         if self.rate_prior_shape <= 0 or self.log_k_prior_sd <= 0:
             raise ValueError("rate_prior_shape and log_k_prior_sd must be positive")
+        if (
+            not self.shapes
+            or len(self.shapes) != len(self.shape_prior)
+            or min(self.shapes) <= 0
+            or min(self.shape_prior) <= 0
+        ):
+            raise ValueError("shapes and shape_prior must be equally long and positive")
 
 
 @dataclass(frozen=True)
@@ -192,8 +222,18 @@ class OnlineCurveLearner:
         self.prior = prior.take_arms(self.arms) if prior is not None else None
         cfg = self.config
         mult = np.geomspace(cfg.k_range[0], cfg.k_range[1], cfg.n_grid)
-        self._k = ref[:, None] * mult[None, :]  # (A, G)
-        self._log_mult = np.log(mult)
+        shapes = np.asarray(cfg.shapes, dtype=float)
+        # the grid axis G runs over (k, n) pairs: k fastest
+        self._kmult = np.tile(mult, shapes.size)  # (G,)
+        self._n = np.repeat(shapes, mult.size)  # (G,)
+        self._log_nprior = np.repeat(np.log(np.asarray(cfg.shape_prior) / np.sum(cfg.shape_prior)), mult.size)
+        self._k = ref[:, None] * self._kmult[None, :]  # (A, G)
+        self._log_mult = np.log(self._kmult)
+        total = float(cfg.max_spend) if cfg.max_spend is not None else float(ref.sum())
+        self.max_spend = max(total, float(ref.max()))
+        self._mm_tables = [
+            _mm_table(mult, shapes, self.max_spend / float(r)) for r in ref
+        ]  # per arm: (centres, b_mult (M, G), k_ratio (M, G))
         self._pmf0 = np.asarray(cfg.delay_pmf, dtype=float) / np.sum(cfg.delay_pmf)
         self._set_prior()
         self.reset()
@@ -227,15 +267,26 @@ class OnlineCurveLearner:
 
     @property
     def k_grid(self) -> FloatArray:
-        """The ``k`` grid, shape ``(n_arms, n_grid)``."""
+        """The ``k`` of every grid point, shape ``(n_arms, n_grid * n_shapes)``."""
         return self._k.copy()
+
+    @property
+    def shape_grid(self) -> FloatArray:
+        """The Hill shape ``n`` of every grid point, shape ``(n_grid * n_shapes,)``."""
+        return self._n.copy()
+
+    def _g(self, s: FloatArray) -> FloatArray:
+        """``g_{k,n}(s)`` for spends ``s`` of shape (D, A) -> (D, A, G)."""
+        x = s[:, :, None] / self._k[None, :, :]
+        xn = x ** self._n[None, None, :]
+        return np.asarray(self._k[None, :, :] * xn / (1.0 + xn))
 
     # --- priors -----------------------------------------------------------------------------------
     def _set_prior(self) -> None:
         cfg = self.config
         if self.prior is None:
             z = self._log_mult / cfg.log_k_prior_sd
-            self._logprior_k = np.broadcast_to(-0.5 * z**2, self._k.shape).copy()
+            self._logprior_k = np.broadcast_to(-0.5 * z**2 + self._log_nprior, self._k.shape).copy()
             self._a0 = np.full((self.n_arms, 1), cfg.rate_prior_shape)
             self._prior_rate_mean: FloatArray | None = None
             return
@@ -244,6 +295,8 @@ class OnlineCurveLearner:
         mu = logk.mean(axis=0)
         sd = np.maximum(logk.std(axis=0), 0.15)
         self._logprior_k = -0.5 * ((np.log(self._k) - mu[:, None]) / sd[:, None]) ** 2
+        # the model's curves are the n = 1 family: keep most prior mass there
+        self._logprior_k = self._logprior_k + np.where(self._n == 1.0, np.log(0.6), np.log(0.1))[None, :]
         rate = p.beta / (1.0 + self.reference_spend[None, :] / p.k)  # conversions per spend at reference
         m = rate.mean(axis=0)
         v = np.maximum(rate.var(axis=0), 1e-12)
@@ -259,7 +312,8 @@ class OnlineCurveLearner:
 
     def _b0(self, rate_mean: FloatArray) -> FloatArray:
         """Gamma rate of ``beta | k`` so that the rate at the reference spend has mean ``rate_mean``."""
-        scale = rate_mean[:, None] * (1.0 + self.reference_spend[:, None] / self._k)
+        g_ref = self._g(self.reference_spend[None, :])[0]  # (A, G)
+        scale = rate_mean[:, None] * self.reference_spend[:, None] / g_ref
         return np.asarray(self._a0 / scale)
 
     # --- data -------------------------------------------------------------------------------------
@@ -377,7 +431,7 @@ class OnlineCurveLearner:
     ) -> tuple[_Posterior, FloatArray]:
         """Grid posterior with quasi-likelihood weights; returns it and the fitted daily means ``mu * f``."""
         rate_mean = self._pooled_rate(s, c, f, omega)
-        g = s[:, :, None] / (1.0 + s[:, :, None] / self._k[None, :, :])  # (D, A, G)
+        g = self._g(s)  # (D, A, G)
         # two passes: weights from the current fitted means, then the posterior under those weights
         mu = self._post_mean_at(self._post, g) * f
         post = self._posterior(g, c, f, omega / (1.0 + mu * inv_kappa), rate_mean)
@@ -433,7 +487,7 @@ class OnlineCurveLearner:
         cfg = self.config
         newest = int(days.max())
         inv_kappa = self.overdispersion_
-        g = s[:, :, None] / (1.0 + s[:, :, None] / self._k[None, :, :])
+        g = self._g(s)
         rate_mean = self._pooled_rate(s, c, f, omega)
         q = 1.0 / (1.0 + mu * inv_kappa)
         fired = np.zeros(self.n_arms, dtype=bool)
@@ -471,8 +525,10 @@ class OnlineCurveLearner:
                 w[arm] *= self.config.forget_factor
 
     # --- output -----------------------------------------------------------------------------------
-    def curves(self, n_draws: int, rng: np.random.Generator) -> ResponseCurves:
-        """Posterior draws of every arm's curve.
+    def curves(
+        self, n_draws: int, rng: np.random.Generator, *, around: ArrayLike | None = None
+    ) -> ResponseCurves:
+        """Posterior draws of every arm's curve, in the allocator's family.
 
         Parameters
         ----------
@@ -480,6 +536,10 @@ class OnlineCurveLearner:
             Number of joint draws (arms are independent given the data).
         rng
             Random generator.
+        around
+            Optional spend per arm (e.g. the current plan): each draw's curve is then approximated in the
+            allocator's family on a window around it (a third to three times it) instead of on the whole range
+            ``0.05 x reference .. max_spend``; more exact near the plan.
         """
         if n_draws < 1:
             raise ValueError("n_draws must be >= 1")
@@ -489,10 +549,21 @@ class OnlineCurveLearner:
         u = rng.random((n_draws, self.n_arms))
         beta = np.empty((n_draws, self.n_arms))
         k = np.empty((n_draws, self.n_arms))
+        centre = (
+            None
+            if around is None
+            else np.broadcast_to(np.asarray(around, dtype=float), (self.n_arms,))
+        )
         for j in range(self.n_arms):
             idx = np.minimum(np.searchsorted(cw[j], u[:, j], side="right"), cw.shape[1] - 1)
-            k[:, j] = self._k[j, idx]
-            beta[:, j] = rng.gamma(post.shape[j, idx], 1.0 / post.rate[j, idx])
+            b_internal = rng.gamma(post.shape[j, idx], 1.0 / post.rate[j, idx])
+            centres, b_mult, k_ratio = self._mm_tables[j]
+            m = 0
+            if centre is not None and np.isfinite(centre[j]) and centre[j] > 0:
+                rel = centre[j] / self.reference_spend[j]
+                m = 1 + int(np.argmin(np.abs(np.log(centres[1:]) - np.log(rel))))
+            beta[:, j] = b_internal * b_mult[m, idx]
+            k[:, j] = self.reference_spend[j] * k_ratio[m, idx]
         return ResponseCurves(
             arms=self.arms,
             beta=np.maximum(beta, 0.0),
@@ -512,8 +583,7 @@ class OnlineCurveLearner:
     def expected(self, spend: ArrayLike) -> FloatArray:
         """Posterior mean of the expected daily conversions at ``spend`` (per arm)."""
         s = np.broadcast_to(np.asarray(spend, dtype=float), (self.n_arms,))
-        g = s[None, :, None] / (1.0 + s[None, :, None] / self._k[None, :, :])
-        return np.asarray(self._post_mean_at(self._post, g)[0])
+        return np.asarray(self._post_mean_at(self._post, self._g(s[None, :]))[0])
 
     def summary(self) -> dict[str, object]:
         """Posterior summary per arm: mean ``k``, rate at the reference spend, weights' entropy."""
@@ -522,6 +592,7 @@ class OnlineCurveLearner:
         return {
             "arms": list(self.arms),
             "k_mean": np.sum(w * self._k, axis=1).tolist(),
+            "shape_mean": np.sum(w * self._n[None, :], axis=1).tolist(),
             "conversions_at_reference": self.expected(self.reference_spend).tolist(),
             "overdispersion": float(self.overdispersion_),
             "delay_pmf": self.delay_pmf_.tolist(),
@@ -545,3 +616,61 @@ def _moment_overdispersion(c: FloatArray, mu: FloatArray, mask: NDArray[np.bool_
     prior_n = 10.0
     est = (num + prior_n * mbar2 * 0.05) / (den + prior_n * mbar2 + 1e-12)
     return float(np.clip(est, 0.005, 2.0))
+
+
+@functools.lru_cache(maxsize=64)
+def _mm_table_cached(
+    mult: tuple[float, ...], shapes: tuple[float, ...], r_max: float
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    kk = np.tile(np.asarray(mult), len(shapes))  # (G,) k in units of the reference spend
+    nn = np.repeat(np.asarray(shapes), len(mult))
+    lo = min(0.05, r_max / 20.0)
+    centres = np.concatenate([[np.nan], np.geomspace(lo, r_max, 12)])
+    kappas = np.geomspace(0.01, 1000.0, 200)
+    b_tab = np.empty((centres.size, kk.size))
+    k_tab = np.empty((centres.size, kk.size))
+    for m, c in enumerate(centres):
+        u = np.geomspace(lo, r_max, 40) if m == 0 else np.geomspace(max(c / 3, lo / 2), 3 * c, 24)
+        e, de = _envelope(u[None, :], kk[:, None], nn[:, None])  # (G, U)
+        uu = u[None, :] / (1.0 + u[None, :] / kappas[:, None])  # (K, U)
+        du = 1.0 / (1.0 + u[None, :] / kappas[:, None]) ** 2
+        r1 = uu[:, None, :] / e[None, :, :]  # (K, G, U)
+        r2 = du[:, None, :] / de[None, :, :]
+        num = r1.sum(-1) + r2.sum(-1)
+        den = (r1**2).sum(-1) + (r2**2).sum(-1)
+        b = num / den  # (K, G): least-squares multiplier for each candidate kappa
+        loss = ((b[..., None] * r1 - 1.0) ** 2).sum(-1) + ((b[..., None] * r2 - 1.0) ** 2).sum(-1)
+        best = np.argmin(loss, axis=0)
+        cols = np.arange(kk.size)
+        b_tab[m] = b[best, cols]
+        k_tab[m] = kappas[best]
+    exact = nn == 1.0  # the allocator's own family: no approximation
+    b_tab[:, exact] = 1.0
+    k_tab[:, exact] = kk[exact]
+    return centres, b_tab, k_tab
+
+
+def _mm_table(mult: FloatArray, shapes: FloatArray, r_max: float) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Approximations of every grid curve in the allocator's family (units of the reference spend).
+
+    Returns the window centres (``nan`` first: the whole range), and per centre and grid point the multiplier
+    of ``beta`` and ``k / reference``.
+    """
+    key = float(f"{r_max:.3g}")
+    return _mm_table_cached(tuple(np.round(mult, 12)), tuple(shapes.tolist()), key)
+
+
+def _envelope(u: FloatArray, k: FloatArray, n: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """Concave envelope (from the origin) of ``k x^n / (1 + x^n)``, ``x = u / k``, and its derivative."""
+    x = u / k
+    xn = x**n
+    h = k * xn / (1.0 + xn)
+    dh = n * xn / np.maximum(x, 1e-300) / (1.0 + xn) ** 2
+    # S-shaped (n > 1): a straight line from 0 to the tangent point x_t = (n - 1) ** (1 / n)
+    n_safe = np.maximum(n, 1.0 + 1e-9)
+    x_t = (n_safe - 1.0) ** (1.0 / n_safe)
+    slope = (n_safe - 1.0) / n_safe / x_t  # h(x_t) / (k x_t) with x_t**n = n - 1
+    line = (n > 1.0) & (x < x_t)
+    h = np.where(line, u * slope, h)
+    dh = np.where(line, slope, dh)
+    return h, np.maximum(dh, 1e-12)

@@ -1,19 +1,14 @@
 """The orchestration shared by the command line and the app: settings → fit → plan.
 
 One settings object (:class:`RecommendSettings`, read from YAML/JSON by :func:`load_settings`) says
-how to fit
-and what to recommend; :func:`fit` turns a post table into a fitted
-:class:`~amplify.model.BoostModel`;
-:func:`recommend` turns a post table or a fitted model into a :class:`~amplify.allocate.Plan`; and
-:func:`recommend_account` is the whole job for one account — export file and settings in, plan
-files out —
-as one function of its arguments that never raises, so a process pool (or Dask / Ray) can fan it
-out over
-hundreds of accounts.
+how to fit and what to recommend; :func:`fit` turns a post table into a fitted
+:class:`~amplify.model.BoostModel`; :func:`recommend` turns a post table or a fitted model into a
+:class:`~amplify.allocate.Plan`; and :func:`recommend_account` is the whole job for one account —
+export file and settings in, plan files out — as one function of its arguments that never raises, so
+a process pool (or Dask / Ray) can fan it out over hundreds of accounts.
 
-Heavy libraries (PyMC via :mod:`amplify.model`) are imported inside the functions that need them,
-so that
-``amplify --help`` and settings validation stay fast.
+Heavy libraries (PyMC via :mod:`amplify.model`) are imported inside the functions that need them, so
+that ``amplify --help`` and settings validation stay fast.
 """
 
 from __future__ import annotations
@@ -25,7 +20,7 @@ import math
 import os
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, get_args, get_origin
@@ -42,6 +37,7 @@ if TYPE_CHECKING:
     from amplify.allocate import Constraints, Plan
     from amplify.curves import ResponseCurves
     from amplify.model import BoostModel
+    from amplify.scenarios import Scenario
 
 __all__ = [
     "AccountResult",
@@ -55,12 +51,15 @@ __all__ = [
     "curves_for",
     "fit",
     "load_posts",
+    "load_scenarios",
     "load_settings",
     "make_settings",
     "plan_records",
     "read_previous_plan",
     "recommend",
     "recommend_account",
+    "what_if",
+    "write_plan",
 ]
 
 #: ``progress(stage, fraction)`` callbacks, as taken by :meth:`amplify.model.BoostModel.fit`.
@@ -290,9 +289,8 @@ class RecommendSettings(_Strict):
     def with_overrides(self, **changes: Any) -> RecommendSettings:
         """A validated copy with the given keys replaced (``None`` values are ignored).
 
-        ``sampler`` may be a partial mapping (``{"draws": 200}``); ``platforms`` mappings are
-        merged per
-        platform.
+        ``sampler`` may be a partial mapping (``{"draws": 200}``); ``platforms`` mappings are merged
+        per platform.
         """
         data = self.model_dump(exclude_unset=False)
         for key, value in changes.items():
@@ -331,28 +329,12 @@ def _format_validation(err: ValidationError, where: str) -> str:
     return "\n".join(lines)
 
 
-def load_settings(path: str | os.PathLike[str], **overrides: Any) -> RecommendSettings:
-    """Read :class:`RecommendSettings` from a YAML or JSON file.
-
-    Parameters
-    ----------
-    path
-        ``.yaml`` / ``.yml`` / ``.json`` file holding one mapping of settings.
-    **overrides
-        Values that replace the file's (command-line flags); ``None`` values are ignored.
-
-    Raises
-    ------
-    SettingsError
-        The file is missing, does not parse, or a key is unknown or invalid; the message names the
-        file,
-        the key (and the line, when the file does not parse) and what to fix.
-    """
+def _read_mapping_file(p: Path, *, allow_list: bool = False) -> Any:
+    """The parsed content of a YAML/JSON file (a mapping, or a list when allowed)."""
     import yaml
 
-    p = Path(path)
     if not p.is_file():
-        raise SettingsError(f"{p}: settings file not found")
+        raise SettingsError(f"{p}: file not found")
     text = p.read_text(encoding="utf-8-sig")
     try:
         raw = json.loads(text) if p.suffix.lower() == ".json" else yaml.safe_load(text)
@@ -367,10 +349,33 @@ def load_settings(path: str | os.PathLike[str], **overrides: Any) -> RecommendSe
         raise SettingsError(f"{p}: {where}not valid YAML ({problem})") from None
     if raw is None:
         raw = {}
+    if isinstance(raw, list) and allow_list:
+        return raw
     if not isinstance(raw, Mapping):
         raise SettingsError(
             f"{p}: expected a mapping of settings (key: value), got {type(raw).__name__}"
         )
+    return raw
+
+
+def load_settings(path: str | os.PathLike[str], **overrides: Any) -> RecommendSettings:
+    """Read :class:`RecommendSettings` from a YAML or JSON file.
+
+    Parameters
+    ----------
+    path
+        ``.yaml`` / ``.yml`` / ``.json`` file holding one mapping of settings.
+    **overrides
+        Values that replace the file's (command-line flags); ``None`` values are ignored.
+
+    Raises
+    ------
+    SettingsError
+        The file is missing, does not parse, or a key is unknown or invalid; the message names the
+        file, the key (and the line, when the file does not parse) and what to fix.
+    """
+    p = Path(path)
+    raw = _read_mapping_file(p)
     data = dict(raw)
     prev = data.get("previous")
     if isinstance(prev, str) and not Path(prev).is_absolute():
@@ -421,8 +426,7 @@ def fit(
     """Fit the boost model to a validated post table with the settings' sampler and seed.
 
     The caller decides what to do with ``model.diagnostics_`` (the CLI refuses a fit whose
-    diagnostics are
-    not ok unless told otherwise).
+    diagnostics are not ok unless told otherwise).
     """
     from amplify.model import BoostModel, SamplerConfig
 
@@ -484,8 +488,7 @@ def build_constraints(
     """The allocator's :class:`~amplify.allocate.Constraints` for these settings.
 
     ``previous`` and ``max_change`` apply at platform level; at post level (new candidate posts
-    every
-    time, so no previous spend per arm) they are ignored.
+    every time, so no previous spend per arm) they are ignored.
     """
     if settings.budget is None:
         raise SettingsError("budget: missing; give --budget or set `budget:` in the settings file")
@@ -576,6 +579,93 @@ def recommend(
     return make_plan(curves, constraints, policy=_policy(settings.policy), rng=rng)
 
 
+def what_if(
+    model: BoostModel,
+    settings: RecommendSettings,
+    scenarios: Sequence[Scenario],
+    *,
+    candidates: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """Each scenario planned and evaluated next to the baseline (see
+    :func:`amplify.scenarios.compare`).
+
+    The baseline is ``settings`` (budget and constraints) on the model's curves; differences are
+    paired draw by draw. A scenario naming a platform the data does not have is a
+    :class:`SettingsError`.
+    """
+    from amplify.scenarios import compare
+
+    curves = curves_for(model, settings, candidates)
+    base = build_constraints(settings, curves)
+    try:
+        return compare(curves, scenarios, base, rng=settings.seed)
+    except KeyError as err:  # a shock on a platform without arms
+        raise SettingsError(str(err.args[0] if err.args else err)) from None
+
+
+def load_scenarios(
+    path: str | os.PathLike[str],
+) -> tuple[list[Scenario], dict[str, Any]]:
+    """Read a what-if file: a list of scenarios, or ``{scenarios: [...], <baseline settings>...}``.
+
+    Returns the scenarios and the baseline settings found beside them (``budget``, ``platforms``,
+    ...: any :class:`RecommendSettings` key), which the caller merges into its settings.
+
+    Raises
+    ------
+    SettingsError
+        Naming the file, the scenario (by position and name) and the key, with "did you mean" hints.
+    """
+    from amplify.scenarios import Scenario
+
+    p = Path(path)
+    raw = _read_mapping_file(p, allow_list=True)
+    if isinstance(raw, list):
+        items, baseline = raw, {}
+    else:
+        baseline = dict(raw)
+        items = baseline.pop("scenarios", None)
+        if items is None:
+            raise SettingsError(f"{p}: no `scenarios:` list (each item: name, budget, bounds, ...)")
+        unknown = [k for k in baseline if k not in RecommendSettings.model_fields]
+        if unknown:
+            known = ["scenarios", *RecommendSettings.model_fields]
+            raise SettingsError(
+                "\n".join(f"{p}: unknown key {k!r}: {_did_you_mean(k, known)}" for k in unknown)
+            )
+    if not isinstance(items, list) or not items:
+        raise SettingsError(f"{p}: `scenarios` must be a non-empty list of what-ifs")
+    out: list[Scenario] = []
+    lines: list[str] = []
+    for i, item in enumerate(items, start=1):
+        label = f"scenario {i}"
+        if isinstance(item, Mapping) and item.get("name"):
+            label += f" ({item['name']})"
+        if not isinstance(item, Mapping):
+            lines.append(f"{p}: {label}: expected a mapping (name: ..., budget: ...)")
+            continue
+        try:
+            out.append(Scenario.model_validate(dict(item)))
+        except ValidationError as err:
+            for e in err.errors():
+                loc = ".".join(str(x) for x in e["loc"])
+                msg = str(e["msg"]).removeprefix("Value error, ")
+                if e["type"] == "extra_forbidden":
+                    key = str(e["loc"][-1])
+                    known = _known_keys(Scenario, e["loc"][:-1])
+                    msg = f"unknown key {key!r}: {_did_you_mean(key, known)}"
+                lines.append(f"{p}: {label}: {loc}: {msg}")
+        except (ValueError, AmplifyError) as err:
+            lines.append(f"{p}: {label}: {err}")
+    if lines:
+        raise SettingsError("\n".join(lines))
+    names = [s.name for s in out]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise SettingsError(f"{p}: scenario names must be unique; repeated: {', '.join(dupes)}")
+    return out, baseline
+
+
 # --- plan files ----------------------------------------------------------------------------------
 
 
@@ -655,8 +745,8 @@ def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
 
 def atomic_write_dir(path: str | os.PathLike[str], fill: Callable[[Path], object]) -> Path:
     """Create the folder ``path`` all at once: ``fill(tmp_dir)`` writes into a temporary sibling
-    folder, which
-    then replaces ``path`` (an existing ``path`` is only removed after ``fill`` succeeded)."""
+    folder, which then replaces ``path`` (an existing ``path`` is only removed after ``fill``
+    succeeded)."""
     import shutil
 
     target = Path(path)
@@ -701,9 +791,8 @@ class AccountResult:
     JSON-able).
 
     ``status`` is ``"ok"``, ``"bad_input"`` (the export or settings cannot be used), ``"bad_fit"``
-    (the
-    sampler did not converge; no plan written unless allowed) or ``"error"`` (a bug — please report
-    it).
+    (the sampler did not converge; no plan written unless allowed) or ``"error"`` (a bug — please
+    report it).
     """
 
     account: str
@@ -767,10 +856,8 @@ def recommend_account(
     ``<account>_plan.json``.
 
     The account name is the export's file stem. This function depends only on its arguments and
-    never
-    raises: every failure comes back as an :class:`AccountResult` with a status and a message, so
-    one bad
-    account cannot stop a batch, and a cluster engine can map it over exports as it is.
+    never raises: every failure comes back as an :class:`AccountResult` with a status and a message,
+    so one bad account cannot stop a batch, and a cluster engine can map it over exports as it is.
 
     Parameters
     ----------

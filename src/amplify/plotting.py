@@ -13,7 +13,7 @@ mean with 80%
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import cast
 
 import altair as alt
@@ -212,7 +212,8 @@ def interval_chart(
             .encode(x="x:Q"),
         )
     chart = alt.layer(*layers)
-    props: dict[str, object] = {"height": height or max(60, 34 * len(order))}
+    # a step per row: Streamlit shrinks a fixed pixel height of a discrete axis
+    props: dict[str, object] = {"height": height if height else alt.Step(36)}
     if title:
         props["title"] = title
     return cast(alt.LayerChart, chart.properties(**props))
@@ -256,13 +257,27 @@ def regret_chart(
     policy: str = "policy",
     lo: str | None = None,
     hi: str | None = None,
+    colors: Mapping[str, str] | None = None,
     title: str = "Cumulative regret (conversions lost vs the best possible split)",
     height: int = 320,
 ) -> alt.LayerChart:
-    """Cumulative regret per policy over days; a band when ``lo``/``hi`` columns are given."""
+    """Cumulative regret per policy over days; a band when ``lo``/``hi`` columns are given.
+
+    ``colors`` maps policy names to colours (others get the default palette).
+    """
+    names = list(dict.fromkeys(df[policy].astype(str)))
+    scale = (
+        alt.Scale(
+            domain=names, range=[colors.get(n, _FALLBACK[i % 7]) for i, n in enumerate(names)]
+        )
+        if colors
+        else alt.Undefined
+    )
     base = alt.Chart(df).encode(
         x=alt.X(f"{x}:Q", title="Day"),
-        color=alt.Color(f"{policy}:N", title="Policy"),
+        color=alt.Color(
+            f"{policy}:N", title="Policy", scale=scale, legend=alt.Legend(labelLimit=320)
+        ),
     )
     layers = []
     if lo and hi:

@@ -433,8 +433,9 @@ def compile_constraints(curves: ResponseCurves, c: Constraints) -> Compiled:
         if unknown and len(unknown) == len(c.previous):
             close = difflib.get_close_matches(unknown[0], list(curves.arms), n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise ConstraintError(
-                f"previous: no arm named {unknown[0]!r}{hint}; arms: {', '.join(curves.arms[:10])}"
+            notes.append(
+                f"previous: no arm of the previous plan is in the curves (e.g. {unknown[0]!r}{hint});"
+                " every arm counts as new"
             )
         previous = np.array([float(c.previous.get(a, 0.0)) for a in curves.arms])
     if c.max_change is not None and previous is not None:
@@ -449,6 +450,10 @@ def compile_constraints(curves: ResponseCurves, c: Constraints) -> Compiled:
         soft_lo = np.where((soft_lo > 0) & (soft_lo < m), m, soft_lo)
         soft_hi = np.where(soft_hi < m, np.where(soft_lo > 0, m, 0.0), soft_hi)
     # soft limits never override hard ones
+    clash = (soft_lo > hi * (1 + _REL) + 1e-9) | (soft_hi < lo * (1 - _REL) - 1e-9)
+    if clash.any():
+        names = ", ".join(curves.arms[j] for j in np.flatnonzero(clash)[:10])
+        notes.append(f"max_change / max_extrapolation give way to the bounds on: {names}")
     soft_lo = np.clip(soft_lo, lo, hi)
     soft_hi = np.clip(soft_hi, lo, hi)
     soft_hi = np.maximum(soft_hi, soft_lo)

@@ -87,9 +87,9 @@ class _Response(Protocol):
 
 
 def _inv_sqrt(x: FloatArray) -> FloatArray:
-    out = np.full(x.shape, np.inf)
-    np.divide(1.0, np.sqrt(x, where=x > 0, out=np.zeros_like(x)), out=out, where=x > 0)
-    return out
+    """``x ** -0.5``, ``inf`` where ``x <= 0``."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(x > 0, 1.0 / np.sqrt(np.maximum(x, 0.0)), np.inf)
 
 
 class _MM:
@@ -135,40 +135,51 @@ class _Mixture:
         self.k_scale = self.k.mean(axis=1)
         self.rows = 1
         self._warm = np.zeros(self.b.shape[0])
+        self.h0, self.dh0 = self._h(np.zeros(self.b.shape[0]))
+        self.dead = ~np.isfinite(self.h0)
 
-    def _h(self, s: FloatArray) -> tuple[FloatArray, FloatArray]:
-        """``h(s) = m(s) ** -0.5`` and its derivative, for ``s`` of shape (n,)."""
-        inv_u = 1.0 / (1.0 + s[:, None] * self.inv_k)
+    def _h(
+        self, s: FloatArray, arms: IntArray | None = None
+    ) -> tuple[FloatArray, FloatArray]:
+        """``h(s) = m(s) ** -0.5`` and its derivative, for ``s`` of shape (n,) (or ``arms`` only)."""
+        if arms is None:
+            b, bk, inv_k = self.b, self.bk, self.inv_k
+        else:
+            b, bk, inv_k = self.b[arms], self.bk[arms], self.inv_k[arms]
+        inv_u = 1.0 / (1.0 + s[:, None] * inv_k)
         inv_u2 = inv_u * inv_u
-        m = np.einsum("ij,ij->i", self.b, inv_u2) / self.n_draws
-        m3 = np.einsum("ij,ij->i", self.bk, inv_u2 * inv_u) / self.n_draws
+        m = np.einsum("ij,ij->i", b, inv_u2) / self.n_draws
+        inv_u2 *= inv_u
+        m3 = np.einsum("ij,ij->i", bk, inv_u2) / self.n_draws
         h = _inv_sqrt(m)
         dh = np.where(m > 0, m3 * np.where(np.isfinite(h), h, 0.0) ** 3, 0.0)
         return h, dh
 
     def spend(self, y: FloatArray) -> tuple[FloatArray, FloatArray]:
         target = y[0]
-        h0, dh0 = self._h(np.zeros_like(target))
-        dead = ~np.isfinite(h0)
-        below = (target <= h0) | dead
+        h0, dh0 = self.h0, self.dh0
+        below = (target <= h0) | self.dead
         s = np.where(below, 0.0, np.maximum(self._warm, 0.0))
+        ds = np.zeros_like(s)
+        act = np.flatnonzero(~below)
         for _ in range(100):
-            h, dh = self._h(s)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                step = np.where(below | (dh <= 0), 0.0, (target - h) / dh)
-            s_new = np.maximum(s + step, 0.0)
-            done = np.abs(s_new - s) <= 1e-12 * (s_new + self.k_scale)
-            s = s_new
-            if done.all():
+            if act.size == 0:
                 break
-        h, dh = self._h(s)
+            full = act.size == s.size
+            h, dh = self._h(s if full else s[act], None if full else act)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                step = np.where(dh > 0, (target[act] - h) / dh, 0.0)
+                ds[act] = np.where(dh > 0, 1.0 / dh, 0.0)
+            old = s[act]
+            new = np.maximum(old + step, 0.0)
+            s[act] = new
+            act = act[np.abs(new - old) > 1e-12 * (new + self.k_scale[act])]
         with np.errstate(divide="ignore", invalid="ignore"):
-            ds = np.where(dh > 0, 1.0 / dh, 0.0)
             lin = np.where(dh0 > 0, (target - h0) / dh0, -1.0)
             ds0 = np.where(dh0 > 0, 1.0 / dh0, 0.0)
-        self._warm = s
-        s = np.where(dead, -1.0, np.where(below, np.minimum(lin, 0.0), s))
-        ds = np.where(dead, 0.0, np.where(below, ds0, ds))
+        self._warm = s.copy()
+        s = np.where(self.dead, -1.0, np.where(below, np.minimum(lin, 0.0), s))
+        ds = np.where(self.dead, 0.0, np.where(below, ds0, ds))
         return s[None, :], ds[None, :]
 
     def level_at(self, s: FloatArray) -> FloatArray:
@@ -317,8 +328,45 @@ def _fill(
         tb = np.where(lower[:, None], tf, tb)
         bb = np.where(lower, bf, bb)
 
-    # --- bracketed Newton on the level ------------------------------------------------------------
+    # --- jumps (arms switching on at their minimum): find the jump-free stretch with the root ---
     active = ~done
+    if m > 0 and active.any():
+        pts = np.sort(np.where(env & np.isfinite(y_on), y_on, np.inf), axis=1)
+        lo_i = np.full(rows, -1)
+        hi_i = np.full(rows, n)
+        rix = np.arange(rows)
+        for _ in range(int(np.ceil(np.log2(n + 1))) + 1):
+            todo = active & (hi_i - lo_i > 1)
+            if not todo.any():
+                break
+            mid = (lo_i + hi_i) // 2
+            ym = pts[rix, np.clip(mid, 0, n - 1)]
+            inside = todo & (ym > ya) & (ym < yb)
+            hi_i = np.where(todo & ~inside & (ym >= yb), mid, hi_i)
+            lo_i = np.where(todo & ~inside & (ym <= ya), mid, lo_i)
+            if not inside.any():
+                continue
+            s_m, d_m = at(np.where(inside, ym, ya))
+            b_m, _, t_m = totals(s_m, d_m)
+            low = inside & (b_m <= total)
+            high = inside & ~low
+            lo_i = np.where(low, mid, lo_i)
+            hi_i = np.where(high, mid, hi_i)
+            ya, sa, ta, ba = _take(low, ym, s_m, t_m, b_m, ya, sa, ta, ba)
+            yb, sb, tb, bb = _take(high, ym, s_m, t_m, b_m, yb, sb, tb, bb)
+        # just below the upper end: if still short, the root is the jump itself
+        at_jump = active & (hi_i < n)
+        if at_jump.any():
+            y_left = np.where(at_jump, yb * (1.0 - 1e-13), ya)
+            s_l, d_l = at(y_left)
+            b_l, _, t_l = totals(s_l, d_l)
+            short_l = at_jump & (b_l <= total)
+            ya, sa, ta, ba = _take(short_l, y_left, s_l, t_l, b_l, ya, sa, ta, ba)
+            over_l = at_jump & ~short_l
+            yb, sb, tb, bb = _take(over_l, y_left, s_l, t_l, b_l, yb, sb, tb, bb)
+            active = active & ~short_l
+
+    # --- bracketed Newton on the level ------------------------------------------------------------
     if active.any():
         with np.errstate(divide="ignore", invalid="ignore"):
             w0 = np.where(bb > ba, (total - ba) / (bb - ba), 0.5)
@@ -338,7 +386,7 @@ def _fill(
             tb = np.where(high[:, None], t_g, tb)
             bb = np.where(high, big, bb)
             res = np.abs(big - total)
-            active = active & (res > tol) & (yb - ya > 1e-14 * np.maximum(yb, 1e-300))
+            active = active & (res > tol) & (yb - ya > 1e-12 * np.maximum(yb, 1e-300))
             if not active.any():
                 break
             with np.errstate(divide="ignore", invalid="ignore"):
@@ -351,6 +399,26 @@ def _fill(
         w = np.where(bb > ba, (total - ba) / (bb - ba), 0.0)
     w = np.clip(w, 0.0, 1.0)[:, None]
     return sa + w * (sb - sa), ta + w * (tb - ta)
+
+
+def _take(
+    mask: FloatArray,
+    y: FloatArray,
+    s: FloatArray,
+    t: FloatArray,
+    b: FloatArray,
+    y0: FloatArray,
+    s0: FloatArray,
+    t0: FloatArray,
+    b0: FloatArray,
+) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+    """Replace one end of the bracket (level, spend, platform totals, total) where ``mask``."""
+    return (
+        np.where(mask, y, y0),
+        np.where(mask[:, None], s, s0),
+        np.where(mask[:, None], t, t0),
+        np.where(mask, b, b0),
+    )
 
 
 def _feasible(lo: FloatArray, hi: FloatArray, total: float, groups: Sequence[Group]) -> bool:
@@ -395,6 +463,166 @@ def _net(resp: _Response, s: FloatArray, floor: float | None) -> float:
     return float(resp.value(s).sum() - (floor or 0.0) * s.sum())
 
 
+class _MinRule:
+    """The 0-or-at-least-``m`` rule for one row: round the envelope relaxation, then local search.
+
+    The relaxation (each curve replaced by its concave envelope: a straight line from 0 to ``m``,
+    then the curve) is solved exactly; if no arm is left part-way between 0 and ``m`` it is the
+    exact optimum. Otherwise candidate *funded sets* are evaluated exactly (funded arms boxed to at
+    least ``m``, the others to 0): the relaxation's funded arms, plus the part-way arm with most
+    spend, plus all part-way arms. From the best, moves that drop, add or swap one arm are scored to
+    first order at the current multiplier; the best few are evaluated exactly and taken while they
+    improve the plan, or until it is within rounding of the relaxation's value (an upper bound).
+    """
+
+    _n_verify = 4  # moves evaluated exactly per round
+    _n_scan = 64  # swaps scored per round (the feasible best are evaluated)
+
+    def __init__(
+        self,
+        resp: _Response,
+        lo: FloatArray,
+        hi: FloatArray,
+        total: float,
+        m: float,
+        floor: float | None,
+        groups: Sequence[Group],
+    ) -> None:
+        self.resp = resp
+        self.lo0, self.hi0 = lo, hi
+        self.total = np.array([total])
+        self.m = m
+        self.floor = floor
+        self.floor_level = None if floor is None else float(floor) ** -0.5
+        self.groups = groups
+        self.tol = 1e-9 * max(m, 1.0)
+        self.n = lo.shape[0]
+        self.forced = lo > 0
+        self.free = (lo <= 0) & (hi >= m)
+        self.seen: dict[bytes, tuple[float, FloatArray] | None] = {}
+
+    def _boxes(self, funded: NDArray[np.bool_]) -> tuple[FloatArray, FloatArray]:
+        funded = (funded & self.free) | self.forced
+        lo = np.where(funded, np.maximum(self.lo0, self.m), 0.0)
+        return lo, np.where(funded, self.hi0, 0.0)
+
+    def feasible(self, funded: NDArray[np.bool_]) -> bool:
+        lo, hi = self._boxes(funded)
+        return _feasible(lo, hi, float(self.total[0]), self.groups)
+
+    def evaluate(self, funded: NDArray[np.bool_]) -> tuple[float, FloatArray] | None:
+        """Exact best plan funding exactly ``funded`` (plus forced arms); None if infeasible."""
+        funded = (funded & self.free) | self.forced
+        key = funded.tobytes()
+        if key in self.seen:
+            return self.seen[key]
+        lo, hi = self._boxes(funded)
+        out: tuple[float, FloatArray] | None = None
+        if _feasible(lo, hi, float(self.total[0]), self.groups):
+            s = _solve_rows(
+                self.resp, lo[None], hi[None], self.total, 0.0, self.floor_level, self.groups
+            )[0]
+            out = (_net(self.resp, s[None], self.floor), s)
+        self.seen[key] = out
+        return out
+
+    def _envelope_value(self, s: FloatArray) -> FloatArray:
+        """Value of the concave envelope: linear up to ``m`` for arms that may get 0."""
+        vals = self.resp.value(s[None])[0]
+        at_m = self.resp.value(np.full((1, self.n), self.m))[0]
+        env = (self.lo0 <= 0) & (s < self.m)
+        return np.where(env, at_m * s / self.m, vals)
+
+    def _multipliers(
+        self, s: FloatArray, marg: FloatArray, funded: NDArray[np.bool_]
+    ) -> FloatArray:
+        """Marginal return each arm's money competes with: its platform's when a bound binds."""
+        interior = funded & (s > self.m + self.tol) & (s < self.hi0 - self.tol)
+
+        def level(mask: NDArray[np.bool_]) -> float:
+            pool = marg[mask & interior] if (mask & interior).any() else marg[mask & funded]
+            return float(np.median(pool)) if pool.size else 0.0
+
+        everyone = np.ones(self.n, dtype=bool)
+        lam = np.full(self.n, level(everyone))
+        tol = 1e-9 * max(float(self.total[0]), 1.0)
+        for g in self.groups:
+            sg = float(s[g.arms].sum())
+            if sg <= g.lo + tol or sg >= g.hi - tol:
+                mask = np.zeros(self.n, dtype=bool)
+                mask[g.arms] = True
+                lam_g = level(mask)
+                lam[g.arms] = lam_g if lam_g > 0 else lam[g.arms]
+        return np.maximum(lam, float(self.floor or 0.0))
+
+    def _moves(self, s: FloatArray) -> list[tuple[int, ...]]:
+        """Arms to flip (drop one, add one, or swap a pair), best first-order gain first."""
+        resp, m = self.resp, self.m
+        funded = s > self.tol
+        level = resp.level_at(s[None])[0]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            marg = np.where(np.isfinite(level) & (level > 0), level**-2.0, 0.0)
+        lam = self._multipliers(s, marg, funded)
+        if not np.all(lam > 0):
+            return []
+        surplus = resp.value(s[None])[0] - lam * s
+        raw, _ = resp.spend(lam[None, :] ** -0.5)
+        x = np.clip(raw[0], m, np.maximum(self.hi0, m))
+        gain = resp.value(x[None])[0] - lam * x
+        drops = np.flatnonzero(funded & self.free)
+        adds = np.flatnonzero(~funded & self.free & np.isfinite(gain))
+        scored: list[tuple[float, tuple[int, ...]]] = []
+        scored += [(-float(surplus[i]), (int(i),)) for i in drops]
+        scored += [(float(gain[j]), (int(j),)) for j in adds]
+        if drops.size and adds.size:
+            score = gain[adds][None, :] - surplus[drops][:, None]
+            for f in np.argsort(-score, axis=None, kind="stable")[: self._n_scan]:
+                i, j = np.unravel_index(int(f), score.shape)
+                scored.append((float(score[i, j]), (int(drops[i]), int(adds[j]))))
+        scored.sort(key=lambda t: -t[0])
+        out: list[tuple[int, ...]] = []
+        for _, arms in scored:
+            funded_new = funded.copy()
+            funded_new[list(arms)] = ~funded_new[list(arms)]
+            if self.feasible(funded_new):
+                out.append(arms)
+                if len(out) == self._n_verify:
+                    break
+        return out
+
+    def run(self, s: FloatArray) -> FloatArray:
+        part = np.flatnonzero((s > self.tol) & (s < self.m - self.tol))
+        if part.size == 0:
+            return s  # the envelope relaxation is integral: exact
+        bound = float((self._envelope_value(s) - (self.floor or 0.0) * s).sum())
+        base = s >= self.m - self.tol
+        top = base.copy()
+        top[part[np.argmax(s[part])]] = True
+        candidates = [base, top, base | (s > self.tol)]
+        best: tuple[float, FloatArray] | None = None
+        for funded in candidates:
+            got = self.evaluate(funded)
+            if got is not None and (best is None or got[0] > best[0]):
+                best = got
+        if best is None:  # pragma: no cover - the relaxation was feasible
+            return s
+        for _ in range(2 * self.n):
+            if best[0] >= bound - 1e-9 * max(abs(bound), 1.0):
+                break
+            current = best[1] > self.tol
+            improved = False
+            for arms in self._moves(best[1]):
+                funded = current.copy()
+                funded[list(arms)] = ~funded[list(arms)]
+                got = self.evaluate(funded)
+                if got is not None and got[0] > best[0] + 1e-12 * max(abs(best[0]), 1.0):
+                    best = got
+                    improved = True
+            if not improved:
+                break
+        return best[1]
+
+
 def _solve_min(
     resp: _Response,
     lo: FloatArray,
@@ -404,43 +632,16 @@ def _solve_min(
     floor: float | None,
     groups: Sequence[Group],
 ) -> FloatArray:
-    """Solve with the 0-or-at-least-``m`` rule: concave envelope, then round part-way arms."""
+    """Solve, with the 0-or-at-least-``m`` rule when ``m > 0`` (see :class:`_MinRule`)."""
     floor_level = None if floor is None else float(floor) ** -0.5
     s = _solve_rows(resp, lo, hi, total, m, floor_level, groups)
     if m <= 0:
         return s
     n = lo.shape[1]
-    tol = 1e-9 * max(m, 1.0)
     for r in range(s.shape[0]):
-        part = (s[r] > tol) & (s[r] < m - tol)
-        if not part.any():
-            continue
         sub = resp.take(np.array([r]), np.arange(n))
-        lo_r, hi_r = lo[r].copy(), hi[r].copy()
-        s_r = s[r].copy()
-        for _ in range(n):
-            part_idx = np.flatnonzero((s_r > tol) & (s_r < m - tol))
-            if part_idx.size == 0:
-                break
-            j = int(part_idx[np.argmax(s_r[part_idx])])
-            best: tuple[float, FloatArray, FloatArray, FloatArray] | None = None
-            for up in (False, True):
-                l2, h2 = lo_r.copy(), hi_r.copy()
-                if up:
-                    l2[j] = max(l2[j], m)
-                else:
-                    l2[j] = 0.0
-                    h2[j] = 0.0
-                if not _feasible(l2, h2, float(total[r]), groups):
-                    continue
-                cand = _solve_rows(sub, l2[None], h2[None], total[[r]], m, floor_level, groups)[0]
-                val = _net(sub, cand[None], floor)
-                if best is None or val > best[0]:
-                    best = (val, cand, l2, h2)
-            if best is None:  # pragma: no cover - the relaxation was feasible, so one rounding is
-                break
-            _, s_r, lo_r, hi_r = best
-        s[r] = s_r
+        rule = _MinRule(sub, lo[r], hi[r], float(total[r]), m, floor, groups)
+        s[r] = rule.run(s[r])
     return s
 
 
@@ -477,38 +678,50 @@ def _round_step(
         sub = resp.take(np.array([r]), np.arange(n))
         rest = total - float(base.sum())
         g_sum = np.array([base[g.arms].sum() for g in groups])
-        # first bring platforms back to their minimums, then give the rest to the best next steps
+        g_lo = np.array([g.lo for g in groups])
+        g_hi = np.array([g.hi for g in groups])
+        eligible = active | (lr > 0)
+        # first bring platforms back to their minimums, then give the rest to the best next steps;
+        # each round scores one more step for every arm and hands them out best first
         for phase in (0, 1):
-            for _ in range(4 * n + 4):
+            for _ in range(n + 2):
                 if rest <= tol:
                     break
-                room = hr - base
-                inc = np.minimum(np.minimum(step, room), rest)
-                if groups:
-                    g_room = np.array([g.hi for g in groups]) - g_sum
-                    g_need = np.array([g.lo for g in groups]) - g_sum
-                    gi = group_of
-                    inc = np.where(gi >= 0, np.minimum(inc, np.where(gi >= 0, g_room[gi], 0)), inc)
-                    if phase == 0:
-                        needy = (gi >= 0) & (g_need[np.maximum(gi, 0)] > tol)
-                        if not needy.any():
-                            break
-                        inc = np.where(needy, np.minimum(inc, g_need[np.maximum(gi, 0)]), 0.0)
-                elif phase == 0:
-                    break
-                inc = np.where(active | (lr > 0), inc, 0.0)
-                ok = inc > tol
+                needy = np.zeros(n, dtype=bool)
+                if phase == 0:
+                    if not groups:
+                        break
+                    short = g_lo - g_sum > tol
+                    if not short.any():
+                        break
+                    needy = (group_of >= 0) & short[np.maximum(group_of, 0)]
+                inc = np.minimum(np.minimum(step, hr - base), rest)
+                ok = eligible & (inc > tol) & (needy if phase == 0 else True)
                 if not ok.any():
                     break
                 cur = sub.value(base[None])[0]
-                nxt = sub.value((base + inc)[None])[0]
+                nxt = sub.value((base + np.where(ok, inc, 0.0))[None])[0]
                 with np.errstate(divide="ignore", invalid="ignore"):
                     gain = np.where(ok, (nxt - cur) / inc, -np.inf)
-                j = int(np.argmax(gain))
-                base[j] += inc[j]
-                rest -= float(inc[j])
-                if groups and group_of[j] >= 0:
-                    g_sum[group_of[j]] += inc[j]
+                moved = False
+                for j in np.argsort(-gain, kind="stable"):
+                    if not ok[j] or rest <= tol:
+                        break
+                    gi = int(group_of[j])
+                    amount = min(float(inc[j]), rest)
+                    if gi >= 0:
+                        amount = min(amount, float(g_hi[gi] - g_sum[gi]))
+                        if phase == 0:
+                            amount = min(amount, float(g_lo[gi] - g_sum[gi]))
+                    if amount <= tol:
+                        continue
+                    base[j] += amount
+                    rest -= amount
+                    moved = True
+                    if gi >= 0:
+                        g_sum[gi] += amount
+                if not moved:
+                    break
         if rest > tol:  # nowhere to put whole steps: keep the continuous plan
             continue
         out[r] = base

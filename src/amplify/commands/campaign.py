@@ -1,12 +1,9 @@
 """``amplify campaign``: run or resume the online loop (plan → outcomes → update) over a ledger.
 
-Simulated (``--simulate``): every round is decided, played on a simulated world and committed to
-the SQLite
-ledger in one transaction; rerunning the same command after a crash continues from the last
-committed round
-and ends where an uninterrupted run ends. Real: ``--record FILE --round N`` stores a day's results,
-then the
-next round is planned and committed (run it once a day).
+Simulated (``--simulate``): every round is decided, played on a simulated world and committed to the
+SQLite ledger in one transaction; rerunning the same command after a crash continues from the last
+committed round and ends where an uninterrupted run ends. Real: ``--record FILE --round N`` stores a
+day's results, then the next round is planned and committed (run it once a day).
 """
 
 from __future__ import annotations
@@ -286,9 +283,11 @@ def _real(
 def _show_summary(summary: dict[str, float], *, title: str) -> None:
     from rich.table import Table
 
-    table = Table(title=title, title_justify="left", header_style="bold")
+    out_console.print(title, highlight=False)
+    table = Table(header_style="bold")
     table.add_column("measure")
     table.add_column("value", justify="right")
     for key, value in summary.items():
-        table.add_row(key, f"{value:,.1f}" if isinstance(value, float) else str(value))
+        whole = key == "rounds" or (float(value).is_integer() and key.startswith("conversions"))
+        table.add_row(key, f"{value:,.0f}" if whole else f"{value:,.1f}")
     out_console.print(table)

@@ -87,7 +87,8 @@ MapOpt = Annotated[
     list[str] | None,
     typer.Option(
         "--map",
-        help="Generic importer column mapping, canonical=Header (repeatable), e.g. spend=Spent.",
+        metavar="COLUMN=HEADER",
+        help="Column mapping, canonical column = file header (repeatable), e.g. spend=Spent.",
     ),
 ]
 MethodOpt = Annotated[

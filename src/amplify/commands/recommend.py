@@ -2,12 +2,10 @@
 account of a folder.
 
 Single account: ``--model DIR`` (from ``amplify fit``) or ``--input FILE`` (fitted here) → the plan
-as a table,
-and as CSV/JSON with ``--out``. Batch: ``--input FOLDER`` of account exports →
-``<account>_plan.csv`` /
-``.json`` per account plus ``summary.csv`` / ``summary.json`` in ``--out``, accounts in parallel on
-local
-cores; a failing account is reported in the summary and does not stop the others.
+as a table, and as CSV/JSON with ``--out``. Batch: ``--input FOLDER`` of account exports →
+``<account>_plan.csv`` / ``.json`` per account plus ``summary.csv`` / ``summary.json`` in ``--out``,
+accounts in parallel on local cores; a failing account is reported in the summary and does not stop
+the others.
 """
 
 from __future__ import annotations
@@ -80,7 +78,7 @@ def recommend_command(
         ),
     ] = None,
     model_dir: Annotated[
-        Path | None, typer.Option("--model", "-m", help="A model folder saved by `amplify fit`.")
+        Path | None, typer.Option("--model", help="A model folder saved by `amplify fit`.")
     ] = None,
     budget: Annotated[
         float | None,
@@ -97,15 +95,27 @@ def recommend_command(
     settings_file: SettingsOpt = None,
     min_: Annotated[
         list[str] | None,
-        typer.Option("--min", help="Platform minimum, PLATFORM=AMOUNT (repeatable)."),
+        typer.Option(
+            "--min",
+            metavar="PLATFORM=AMOUNT",
+            help="Platform minimum, PLATFORM=AMOUNT (repeatable).",
+        ),
     ] = None,
     max_: Annotated[
         list[str] | None,
-        typer.Option("--max", help="Platform maximum, PLATFORM=AMOUNT (repeatable)."),
+        typer.Option(
+            "--max",
+            metavar="PLATFORM=AMOUNT",
+            help="Platform maximum, PLATFORM=AMOUNT (repeatable).",
+        ),
     ] = None,
     lock: Annotated[
         list[str] | None,
-        typer.Option("--lock", help="Fixed platform spend, PLATFORM=AMOUNT (repeatable)."),
+        typer.Option(
+            "--lock",
+            metavar="PLATFORM=AMOUNT",
+            help="Fixed platform spend, PLATFORM=AMOUNT (repeatable).",
+        ),
     ] = None,
     max_change: Annotated[
         float | None,

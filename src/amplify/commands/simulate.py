@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -78,21 +78,22 @@ def simulate_command(
             }
             written.append(str(atomic_write_text(truth_out, json.dumps(doc, indent=2) + "\n")))
         boosted = int((table["spend"] > 0).sum())
-        summary = {
+        per_platform = {
+            str(k): int(v) for k, v in table["platform"].value_counts().sort_index().items()
+        }
+        summary: dict[str, Any] = {
             "ok": True,
             "out": written[0],
             "truth": written[1] if truth_out is not None else None,
             "posts": len(table),
             "boosted": boosted,
-            "platforms": {
-                str(k): int(v) for k, v in table["platform"].value_counts().sort_index().items()
-            },
+            "platforms": per_platform,
             "seed": seed,
         }
         if json_mode:
             emit_json(summary)
         else:
-            per = ", ".join(f"{k} {v}" for k, v in summary["platforms"].items())  # type: ignore[union-attr]
+            per = ", ".join(f"{k} {v}" for k, v in per_platform.items())
             info(f"wrote {len(table)} posts ({boosted} boosted; {per}) to {written[0]}")
             if truth_out is not None:
                 info(f"wrote the true parameters to {written[1]}")

@@ -426,8 +426,7 @@ def import_generic(
             "'platform'",
             "add a platform column (facebook, instagram or tiktok), map one with "
             "mapping={'platform': '<header>'} (--map platform=<header>), or set it for every row "
-            "with "
-            "defaults={'platform': 'facebook'} (--default platform=facebook)." + looks_like,
+            "with defaults={'platform': 'facebook'} (--default platform=facebook)." + looks_like,
             unused,
         )
     fields = {c: ctx.field(c, h) for c, h in resolved.items()}

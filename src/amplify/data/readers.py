@@ -18,6 +18,7 @@ import csv
 import io
 import os
 import re
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
@@ -50,6 +51,7 @@ _SIGNATURES: Final[tuple[tuple[bytes, str, str], ...]] = (
     (b"\x89PNG", "a PNG image", "export the report as CSV from the ads manager instead"),
     (b"\xff\xd8\xff", "a JPEG image", "export the report as CSV from the ads manager instead"),
 )
+_DELIMITER_NAMES: Final = {",": "comma", ";": "semicolon", "\t": "tab", "|": "'|'"}
 _CSV_FIX: Final = "export the report as CSV (comma- or semicolon-separated text with a header row)"
 
 
@@ -162,25 +164,31 @@ def read_csv(path: str | os.PathLike[str]) -> RawTable:
         )
 
     try:
-        frame = pd.read_csv(
-            io.StringIO(text),
-            sep=delimiter,
-            dtype=str,
-            keep_default_na=False,
-            skip_blank_lines=False,
-            engine="c",
-        )
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", pd.errors.ParserWarning)
+            frame = pd.read_csv(
+                io.StringIO(text),
+                sep=delimiter,
+                dtype=str,
+                keep_default_na=False,
+                skip_blank_lines=False,
+                index_col=False,
+                engine="c",
+            )
     except pd.errors.ParserError as exc:
         raise DataError(_ragged_rows(name, text, delimiter, lines_before, str(exc))) from None
     except (ValueError, csv.Error, UnicodeError) as exc:  # pragma: no cover - defensive
         raise fail(f"could not read the file as CSV ({exc})", _CSV_FIX) from None
+    if any(issubclass(w.category, pd.errors.ParserWarning) for w in caught):
+        # pandas would silently cut rows longer than the header: report them instead
+        raise DataError(_ragged_rows(name, text, delimiter, lines_before, "rows too long"))
 
     frame.columns = pd.Index([str(c).strip().lstrip("\ufeff").strip() for c in frame.columns])
     rows = np.arange(len(frame), dtype=np.int64) + 2 + lines_before
     # Every value a stripped string, missing as NaN.
     for col in frame.columns:
-        s = frame[col].str.strip()
-        frame[col] = s.where(~s.str.casefold().isin(MISSING_TOKENS))
+        cells = frame[col].str.strip()
+        frame[col] = cells.where(~cells.str.lower().isin(MISSING_TOKENS))
     frame = _drop_unnamed_empty(frame)
     raw = RawTable(frame=frame, rows=rows, file=name, delimiter=delimiter)
     _clean_rows(raw)
@@ -212,8 +220,7 @@ def from_frame(frame: pd.DataFrame, name: str = FRAME_NAME) -> RawTable:
     df = df.reset_index(drop=True)
     for col in df.columns:
         if _is_textual(df[col]):
-            s = df[col].astype("str").str.strip()
-            df[col] = s.where(~s.str.casefold().isin(MISSING_TOKENS))
+            df[col] = clean_strings(df[col])
     raw = RawTable(frame=df, rows=rows, file=name)
     _clean_rows(raw)
     if raw.frame.empty:
@@ -221,6 +228,13 @@ def from_frame(frame: pd.DataFrame, name: str = FRAME_NAME) -> RawTable:
             [Problem(name, None, None, "the table has no rows", "pass a table with data")]
         )
     return raw
+
+
+def clean_strings(values: pd.Series) -> pd.Series:
+    """Values as stripped ``str`` objects (object dtype), NaN for missing-value spellings."""
+    text = values.astype("str").str.strip()
+    text = text.where(~text.str.lower().isin(MISSING_TOKENS))
+    return text.astype(object).where(text.notna(), np.nan)
 
 
 def _decode(data: bytes) -> str | None:
@@ -285,8 +299,8 @@ def _ragged_rows(name: str, text: str, delimiter: str, offset: int, message: str
                         i + 2 + offset,
                         None,
                         f"this row has {len(record)} fields but the header has {len(header)}",
-                        "remove the extra separators, or quote values that contain "
-                        f"'{delimiter}' (e.g. \"1,250.50\")",
+                        "remove the extra separators, or put quotes around values that "
+                        f'contain a {_DELIMITER_NAMES[delimiter]} (e.g. "1,250.50")',
                     )
                 )
     except csv.Error:
@@ -382,6 +396,11 @@ def sniff_decimal(frame: pd.DataFrame, sample_rows: int = 200) -> str:
 
 _CURRENCY = r"[$€£¥₹₩₽₪₺₱฿₫¤]|\b[A-Z]{3}\b"
 _SPACES = r"[\s\u00a0\u202f\u2009']"
+#: A thousands separator not followed by exactly three digits (then a separator or the end).
+_MISGROUPED = {
+    ",": r",(?:\d{0,2}(?:\D|$)|\d{4})",
+    ".": r"\.(?:\d{0,2}(?:\D|$)|\d{4})",
+}
 
 
 def parse_numbers(values: pd.Series, decimal: str = ".") -> tuple[pd.Series, pd.Series]:
@@ -411,18 +430,38 @@ def parse_numbers(values: pd.Series, decimal: str = ".") -> tuple[pd.Series, pd.
         as_float = pd.to_numeric(values, errors="coerce").astype("float64")
         infinite = pd.Series(np.isinf(as_float.to_numpy()), index=values.index)
         return as_float.where(~infinite), infinite
-    s = values.astype("str").str.strip()
-    present = s.notna() & ~s.str.casefold().isin(MISSING_TOKENS)
-    s = s.where(present)
+    # Each distinct value is parsed once; plain numbers go through pandas' C parser and only the
+    # rest through the (vectorised) clean-up of currency symbols and separators.
+    codes, uniques = pd.factorize(values.astype(object), use_na_sentinel=True)
+    texts = np.asarray(uniques, dtype=object)
+    value_of = np.full(len(texts) + 1, np.nan)
+    bad_of = np.zeros(len(texts) + 1, dtype=bool)
+    direct = pd.to_numeric(pd.Series(texts, dtype=object), errors="coerce").to_numpy(float)
+    plain = np.isfinite(direct)
+    if decimal == ",":  # "1.250" is 1250 there, not 1.25
+        plain &= np.array(["." not in str(t) for t in texts], dtype=bool)
+    value_of[: len(texts)][plain] = direct[plain]
+    rest = np.flatnonzero(~plain)
+    if len(rest):
+        value_of[rest], bad_of[rest] = _clean_numbers(texts[rest], decimal)
+    numbers = pd.Series(value_of[codes], index=values.index, dtype="float64")
+    bad = pd.Series(bad_of[codes], index=values.index, dtype=bool)
+    return numbers, bad
+
+
+def _clean_numbers(texts: np.ndarray, decimal: str) -> tuple[np.ndarray, np.ndarray]:
+    """Values and bad-flags of strings that are not plain numbers (vectorised with pyarrow)."""
+    s = pd.Series([str(t) for t in texts], dtype="string[pyarrow]").str.strip()
+    missing = s.str.lower().isin(MISSING_TOKENS).to_numpy(dtype=bool)
     s = s.str.replace(_CURRENCY, "", regex=True).str.replace(_SPACES, "", regex=True)
-    s = s.str.replace(r"^\((.*)\)$", r"-\1", regex=True)
+    paren = (s.str.startswith("(") & s.str.endswith(")")).to_numpy(dtype=bool)
+    s = s.where(~paren, "-" + s.str.slice(1, -1))
     thousands = "," if decimal == "." else "."
-    esc = re.escape(thousands)
-    misgrouped = s.str.contains(rf"{esc}(?!\d{{3}}(?:[.,]|$))", regex=True).fillna(False)
+    misgrouped = s.str.contains(_MISGROUPED[thousands], regex=True).to_numpy(dtype=bool)
     s = s.str.replace(thousands, "", regex=False)
     if decimal == ",":
         s = s.str.replace(",", ".", regex=False)
-    parsed: pd.Series = pd.to_numeric(s.where(~misgrouped.astype(bool)), errors="coerce")
-    numbers = parsed.astype("float64").mask(np.isinf(parsed.to_numpy(dtype=float)))
-    bad = (present & numbers.isna()).astype(bool)
-    return numbers, bad
+    odd = s.str.contains("_", regex=False).to_numpy(dtype=bool)
+    numbers = pd.to_numeric(s.astype(object), errors="coerce").to_numpy(float)
+    ok = np.isfinite(numbers) & ~misgrouped & ~odd & ~missing
+    return np.where(ok, numbers, np.nan), ~ok & ~missing

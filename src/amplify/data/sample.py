@@ -1,30 +1,37 @@
 """The bundled sample account: a simulated post history with its known truth.
 
-``data/sample_posts.csv`` (400 posts over Facebook, Instagram and TikTok, 35% boosted, with an ``audience``
-segment column) and ``data/sample_truth.json`` (the true parameters and each post's latent truth) are written by
-``scripts/make_sample_data.py`` from :class:`amplify.simulate.World` with the fixed seed :data:`SAMPLE_SEED`.
-:func:`load_sample` reads the CSV (regenerating it, identically, when the file is missing) and
-:func:`sample_truth` returns the truth behind it. ``data/README.md`` describes every column.
+``data/sample_posts.csv`` (400 posts over Facebook, Instagram and TikTok, 35% boosted, with an
+``audience`` segment column) and ``data/sample_truth.json`` (the true parameters and each post's
+latent truth) are written by ``scripts/make_sample_data.py`` from :class:`amplify.simulate.World`
+with the fixed seed :data:`SAMPLE_SEED`. :func:`load_sample` reads the CSV (regenerating it,
+identically, when the file is missing) and :func:`sample_truth` returns the truth behind it.
+``data/README.md`` describes every column.
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from amplify import constants as C
 
+if TYPE_CHECKING:
+    from amplify.simulate import WorldTruth
+
 __all__ = [
     "SAMPLE_SEED",
     "load_sample",
     "make_sample",
     "sample_path",
+    "sample_post_truth",
     "sample_truth",
     "sample_truth_path",
+    "to_csv_text",
+    "truth_json_text",
     "write_sample",
 ]
 
@@ -49,7 +56,8 @@ def _data_dir() -> Path:
 
 
 def sample_path() -> Path:
-    """Path of the bundled ``data/sample_posts.csv`` (it may be missing in a non-editable install)."""
+    """Path of the bundled ``data/sample_posts.csv`` (it may be missing in a non-editable
+    install)."""
     return _data_dir() / _POSTS_FILE
 
 
@@ -66,8 +74,9 @@ def make_sample() -> tuple[pd.DataFrame, dict[str, Any]]:
     posts : pandas.DataFrame
         The post table (canonical columns, then ``audience``).
     truth : dict
-        JSON-able: ``seed``, ``spec`` (the :meth:`~amplify.simulate.World.posts` arguments), ``truth``
-        (:meth:`~amplify.simulate.WorldTruth.to_dict`) and ``posts`` (each post's latent truth).
+        JSON-able: ``seed``, ``spec`` (the :meth:`~amplify.simulate.World.posts` arguments),
+        ``truth`` (:meth:`~amplify.simulate.WorldTruth.to_dict`) and ``posts`` (each post's latent
+        truth).
     """
     from amplify.simulate import World, default_truth
 
@@ -82,22 +91,23 @@ def make_sample() -> tuple[pd.DataFrame, dict[str, Any]]:
         "truth": truth.to_dict(),
         "posts": [
             {
-                "post_id": str(r.post_id),
-                "platform": str(r.platform),
-                "resonance": round(float(r.resonance), 6),
-                "ctr_u": round(float(r.ctr_u), 6),
-                "audience": str(r.audience),
-                "paid_ctr": round(float(r.paid_ctr), 8),
-                "organic_er": round(float(r.organic_er), 8),
+                "post_id": str(r["post_id"]),
+                "platform": str(r["platform"]),
+                "resonance": round(float(r["resonance"]), 6),
+                "ctr_u": round(float(r["ctr_u"]), 6),
+                "audience": str(r["audience"]),
+                "paid_ctr": round(float(r["paid_ctr"]), 8),
+                "organic_er": round(float(r["organic_er"]), 8),
             }
-            for r in post_truth.itertuples(index=False)
+            for r in post_truth.to_dict(orient="records")
         ],
     }
     return posts, doc
 
 
 def to_csv_text(posts: pd.DataFrame) -> str:
-    """The CSV text of a post table as bundled: whole counts without ``.0``, money in cents, minutes."""
+    """The CSV text of a post table as bundled: whole counts without ``.0``, money in cents,
+    minutes."""
     out = posts.copy()
     for col in _COUNT_COLUMNS:
         if col in out.columns:
@@ -107,7 +117,8 @@ def to_csv_text(posts: pd.DataFrame) -> str:
 
 
 def write_sample(directory: str | Path | None = None) -> tuple[Path, Path]:
-    """Write ``sample_posts.csv`` and ``sample_truth.json`` into ``directory`` (default: the repo's ``data/``).
+    """Write ``sample_posts.csv`` and ``sample_truth.json`` into ``directory`` (default: the repo's
+    ``data/``).
 
     Returns the two paths. The output depends only on :data:`SAMPLE_SEED` and the simulator.
     """
@@ -117,16 +128,23 @@ def write_sample(directory: str | Path | None = None) -> tuple[Path, Path]:
     csv_path = folder / _POSTS_FILE
     json_path = folder / _TRUTH_FILE
     csv_path.write_text(to_csv_text(posts), encoding="utf-8")
-    json_path.write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
+    json_path.write_text(truth_json_text(doc), encoding="utf-8")
     return csv_path, json_path
+
+
+def truth_json_text(doc: dict[str, Any]) -> str:
+    """The truth document as bundled: indented, one line per post."""
+    head = json.dumps({k: v for k, v in doc.items() if k != "posts"}, indent=1)
+    posts = ",\n  ".join(json.dumps(p) for p in doc.get("posts", []))
+    return head[:-2] + ',\n "posts": [\n  ' + posts + "\n ]\n}\n"
 
 
 def load_sample() -> pd.DataFrame:
     """The bundled sample account as a validated canonical post table (plus ``audience``).
 
-    Reads ``data/sample_posts.csv`` through :func:`amplify.data.load`. When the file is missing (e.g. a
-    non-editable install) it is regenerated from the simulator with the fixed seed — the same rows — and
-    written back when the folder is writable.
+    Reads ``data/sample_posts.csv`` through :func:`amplify.data.load`. When the file is missing
+    (e.g. a non-editable install) it is regenerated from the simulator with the fixed seed — the
+    same rows — and written back when the folder is writable.
     """
     path = sample_path()
     if not path.exists():
@@ -135,9 +153,10 @@ def load_sample() -> pd.DataFrame:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(to_csv_text(posts), encoding="utf-8")
             if not sample_truth_path().exists():
-                sample_truth_path().write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
+                sample_truth_path().write_text(truth_json_text(doc), encoding="utf-8")
         except OSError:
-            # read-only install: hand back the regenerated table, rounded exactly as the file would be
+            # read-only install: hand back the regenerated table, rounded exactly as the file would
+            # be
             return _read(None, to_csv_text(posts))
     return _read(path, None)
 
@@ -162,7 +181,7 @@ def _read(path: Path | None, text: str | None) -> pd.DataFrame:
     return frame
 
 
-def sample_truth() -> Any:
+def sample_truth() -> WorldTruth:
     """The :class:`~amplify.simulate.WorldTruth` behind the sample account.
 
     Read from ``data/sample_truth.json`` when present, else rebuilt from :data:`SAMPLE_SEED`.

@@ -16,19 +16,18 @@ suspicious but possible in some exports, so they are warnings, stored in ``df.at
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 import numpy as np
 import pandas as pd
 
 from amplify import constants as C
-from amplify.data.readers import RawTable, parse_numbers
+from amplify.data.readers import RawTable, clean_strings, parse_numbers
 from amplify.data.schema import (
     DTYPES,
     FALSE_TOKENS,
-    MISSING_TOKENS,
     TRUE_TOKENS,
     normalise_format,
     normalise_header,
@@ -278,7 +277,7 @@ class Context:
         if canonical == C.BOOSTED:
             return Field(self.flags(header), header)
         if canonical == C.FORMAT:
-            return Field(self.text(header).map(normalise_format, na_action="ignore"), header)
+            return Field(map_unique(self.text(header), normalise_format), header)
         return Field(self.text(header), header)
 
 
@@ -289,12 +288,19 @@ class Context:
 def as_text(values: pd.Series) -> pd.Series:
     """Stripped strings (object dtype) with NaN where missing; integral floats lose their ``.0``."""
     if pd.api.types.is_float_dtype(values.dtype):
-        finite = values.dropna()
-        if len(finite) and bool(np.all(np.mod(finite.to_numpy(), 1) == 0)):
+        arr = values.to_numpy(dtype=float, na_value=np.nan)
+        arr = arr[~np.isnan(arr)]
+        exact = np.isfinite(arr).all() and (np.abs(arr) < 2**53).all()
+        if len(arr) and exact and bool((arr % 1 == 0).all()):
             values = values.astype("Int64")
-    out = values.astype(object).where(values.notna())
-    out = out.map(lambda v: str(v).strip(), na_action="ignore")
-    return out.where(~out.fillna("").astype(str).str.casefold().isin(MISSING_TOKENS)).astype(object)
+    return clean_strings(values)
+
+
+def map_unique(values: pd.Series, func: Callable[[Any], Any]) -> pd.Series:
+    """``func`` applied once per distinct non-missing value (object dtype result, NaN kept)."""
+    codes, uniques = pd.factorize(values.astype(object), use_na_sentinel=True)
+    lookup = np.array([*(func(u) for u in uniques), np.nan], dtype=object)
+    return pd.Series(lookup[codes], index=values.index, dtype=object)
 
 
 def parse_dates(values: pd.Series, *, dayfirst: bool = False) -> tuple[pd.Series, pd.Series]:
@@ -317,7 +323,8 @@ def parse_dates(values: pd.Series, *, dayfirst: bool = False) -> tuple[pd.Series
             dt = dt.dt.tz_convert(None)
         return dt.astype("datetime64[ns]"), pd.Series(False, index=values.index)
     text = as_text(values)
-    uniques = pd.Index(pd.unique(text.dropna()).astype(str))
+    codes, distinct = pd.factorize(text, use_na_sentinel=True)
+    uniques = pd.Index([str(u) for u in distinct], dtype=object)
     parsed = pd.Series(pd.NaT, index=uniques, dtype="datetime64[ns]")
     formats = list(_DMY_FIRST if dayfirst else _DATE_FORMATS_MDY)
     remaining = uniques
@@ -334,15 +341,19 @@ def parse_dates(values: pd.Series, *, dayfirst: bool = False) -> tuple[pd.Series
         parsed[best.index[best.notna()]] = best[best.notna()]
         remaining = remaining[best.isna().to_numpy()]
         formats.remove(best_fmt)
-    dates = text.map(parsed, na_action="ignore")
-    dates = pd.to_datetime(dates).astype("datetime64[ns]")
+    lookup = np.append(parsed.to_numpy(dtype="datetime64[ns]"), np.datetime64("NaT", "ns"))
+    dates = pd.Series(lookup[codes], index=values.index, dtype="datetime64[ns]")
     bad = text.notna() & dates.isna()
     return dates, bad.astype(bool)
 
 
 def _to_datetime(values: pd.Index, fmt: str) -> pd.Series:
+    """Parse with one format; NaT for failures, for bare numbers and outside years 1900-2200."""
     got = pd.to_datetime(pd.Series(values, index=values), format=fmt, errors="coerce", utc=True)
-    return got.dt.tz_convert(None).astype("datetime64[ns]")
+    got = got.dt.tz_convert(None)
+    plausible = (got.dt.year >= 1900) & (got.dt.year <= 2200)
+    dated = pd.Series(values, index=values).astype(str).str.contains(r"\d\D+\d", regex=True)
+    return got.where(plausible & dated).astype("datetime64[ns]")
 
 
 def convert_defaults(ctx: Context, defaults: Mapping[str, object] | None) -> dict[str, object]:
@@ -702,14 +713,15 @@ def _typed(
 
 
 def _extra(values: pd.Series, name: str, decimal: str) -> pd.Series:
-    """An extra column, as numbers when every value is one (IDs stay text)."""
+    """An extra column: numbers when every value is one, else text (``str``; IDs stay text)."""
     if not (
         pd.api.types.is_object_dtype(values.dtype) or pd.api.types.is_string_dtype(values.dtype)
     ):
         return values
+    text = values.astype("str")
     if normalise_header(name).endswith("id") or values.notna().sum() == 0:
-        return values
+        return text
     numbers, bad = parse_numbers(values, decimal)
     if bad.any() or numbers.notna().sum() == 0 or (numbers.abs() >= 2**53).any():
-        return values
+        return text
     return numbers

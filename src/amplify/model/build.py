@@ -32,7 +32,12 @@ from scipy.special import logit
 from amplify import constants as C
 from amplify.model.features import Features, Levels
 from amplify.model.priors import Priors
-from amplify.model.transforms import log_median_impressions, resonance_update
+from amplify.model.transforms import (
+    count_table,
+    log_median_impressions,
+    normal_logp_terms,
+    resonance_update,
+)
 
 #: Platform-level free parameters: the quantities whose recovery and convergence are checked.
 PLATFORM_PARAMS: tuple[str, ...] = (
@@ -59,9 +64,10 @@ def segment_dim(col: str) -> str:
     return f"{C.DIM_SEGMENT}_{col}"
 
 
-def data_arrays(feat: Features, *, log_k_center: float) -> dict[str, np.ndarray]:
+def data_arrays(feat: Features, n_platforms: int, *, log_k_center: float) -> dict[str, np.ndarray]:
     """The ``pm.Data`` arrays of the model for one post table (names match :func:`build_model`)."""
     i_imp, i_c, i_conv, i_rev = feat.idx_imp, feat.idx_c, feat.idx_conv, feat.idx_rev
+    conv = feat.conversions[i_conv].astype(np.int64)
     out: dict[str, np.ndarray] = {
         "platform_idx": feat.platform,
         "format_idx": np.maximum(feat.format, 0),
@@ -71,22 +77,20 @@ def data_arrays(feat: Features, *, log_k_center: float) -> dict[str, np.ndarray]
         "y_s": feat.y_s,
         "v_s": feat.v_s,
         "has_s": feat.has_s,
-        "idx_o": feat.idx_o,
-        "obs_y_o": feat.y_o[feat.idx_o],
-        "idx_s": feat.idx_s,
-        "obs_y_s": feat.y_s[feat.idx_s],
         "idx_c": i_c,
-        "obs_y_c": feat.y_c[i_c],
-        "v_c_obs": feat.v_c[i_c],
+        "y_c": feat.y_c[i_c],
+        "v_c": feat.v_c[i_c],
         "idx_imp": i_imp,
         "spend_imp": feat.spend[i_imp],
-        "obs_log_impr": np.log(feat.paid_impressions[i_imp]),
+        "log_impr": np.log(feat.paid_impressions[i_imp]),
         "idx_conv": i_conv,
         "clicks_conv": feat.clicks[i_conv],
         "impr_conv": feat.paid_impressions[i_conv],
-        "obs_conv": feat.conversions[i_conv].astype(np.int64),
+        "conv": conv.astype(float),
+        "n_conv": np.bincount(feat.platform[i_conv], minlength=n_platforms).astype(float),
+        "conv_table": count_table(conv, feat.platform[i_conv], n_platforms),
         "idx_rev": i_rev,
-        "obs_log_value": np.log(feat.revenue[i_rev] / feat.conversions[i_rev]),
+        "log_value": np.log(feat.revenue[i_rev] / feat.conversions[i_rev]),
         "log_k_center": np.asarray(log_k_center, dtype=float),
     }
     for col, codes in feat.segment.items():
@@ -119,6 +123,11 @@ def _pooled(
 def build_model(feat: Features, levels: Levels, priors: Priors, *, log_k_center: float) -> pm.Model:
     """Build the boost model for a post table.
 
+    Likelihood terms are ``pm.Potential`` sums of per-row log densities written for speed (gain-form
+    conditional normals; NegativeBinomial with its ``lgamma`` terms replaced by a per-platform count table):
+    about 9x faster gradients than the stock observed distributions. Predictive draws and pointwise log
+    likelihoods are computed in numpy from the posterior (:mod:`amplify.model.predict`).
+
     Parameters
     ----------
     feat
@@ -130,7 +139,8 @@ def build_model(feat: Features, levels: Levels, priors: Priors, *, log_k_center:
     log_k_center
         Log of the prior median of the saturation spend ``k`` (from the observed spend scale).
     """
-    arrays = data_arrays(feat, log_k_center=log_k_center)
+    n_p = len(levels.platforms)
+    arrays = data_arrays(feat, n_p, log_k_center=log_k_center)
     organic = priors.use_organic
     shares = organic and priors.use_shares
     with pm.Model(coords=coords_of(levels)) as model:
@@ -144,20 +154,17 @@ def build_model(feat: Features, levels: Levels, priors: Priors, *, log_k_center:
         )
         log_k = _pooled("log_k", d["log_k_center"], priors.k_sd, priors.k_platform_sd, priors.centered)
         impr_sigma = pm.HalfNormal("impr_sigma", priors.impr_noise_sd, dims=C.DIM_PLATFORM)
-        pm.Deterministic("cpm", pt.exp(log_cpm), dims=C.DIM_PLATFORM)
-        k = pm.Deterministic("k", pt.exp(log_k), dims=C.DIM_PLATFORM)
         p_imp = p[d["idx_imp"]]
-        pm.Normal(
-            "log_impressions",
-            log_median_impressions(d["spend_imp"], log_cpm[p_imp], k[p_imp], xp=pt),
-            impr_sigma[p_imp],
-            observed=d["obs_log_impr"],
+        s_imp = impr_sigma[p_imp]
+        resid = d["log_impr"] - log_median_impressions(
+            d["spend_imp"], log_cpm[p_imp], pt.exp(log_k)[p_imp], xp=pt
         )
+        pm.Potential("ll_impressions", pt.sum(normal_logp_terms(resid, s_imp * s_imp, xp=pt)))
 
         # --- resonance, marginalised ------------------------------------------------------------
         n = p.shape[0]
-        mean = pt.zeros((n,))
-        prec = pt.ones((n,))
+        mean: Any = pt.zeros((n,))
+        var: Any = pt.ones((n,))
         if organic:
             if len(levels.formats) > 1:
                 fmt_sigma = pm.HalfNormal("format_sigma", priors.format_sd)
@@ -172,11 +179,11 @@ def build_model(feat: Features, levels: Levels, priors: Priors, *, log_k_center:
                 priors.resonance_er_sd,
                 dims=C.DIM_PLATFORM,
             )
-            pred, var, mean, prec = resonance_update(
-                mean, prec, d["y_o"], d["v_o"], er[p], tau[p], d["has_o"]
+            resid, pvar, mean, var = resonance_update(
+                mean, var, d["y_o"], d["v_o"], er[p], tau[p], d["has_o"]
             )
-            i_o = d["idx_o"]
-            pm.Normal("organic", pred[i_o], pt.sqrt(var[i_o]), observed=d["obs_y_o"])
+            ll = d["has_o"] * normal_logp_terms(resid, pvar, xp=pt)
+            pm.Potential("ll_organic", pt.sum(ll))
             if shares:
                 sh = pm.Normal(
                     "share_logit",
@@ -185,11 +192,11 @@ def build_model(feat: Features, levels: Levels, priors: Priors, *, log_k_center:
                     dims=C.DIM_PLATFORM,
                 )
                 lam = pm.Normal("shares_loading", 0.0, priors.shares_loading_sd, dims=C.DIM_PLATFORM)
-                pred, var, mean, prec = resonance_update(
-                    mean, prec, d["y_s"], d["v_s"], sh[p], lam[p], d["has_s"]
+                resid, pvar, mean, var = resonance_update(
+                    mean, var, d["y_s"], d["v_s"], sh[p], lam[p], d["has_s"]
                 )
-                i_s = d["idx_s"]
-                pm.Normal("shares", pred[i_s], pt.sqrt(var[i_s]), observed=d["obs_y_s"])
+                ll = d["has_s"] * normal_logp_terms(resid, pvar, xp=pt)
+                pm.Potential("ll_shares", pt.sum(ll))
 
         # --- paid CTR -------------------------------------------------------------------------------
         ctr = _pooled(
@@ -197,23 +204,25 @@ def build_model(feat: Features, levels: Levels, priors: Priors, *, log_k_center:
             priors.centered,
         )
         ctr_sigma = pm.HalfNormal("ctr_sigma", priors.ctr_noise_sd, dims=C.DIM_PLATFORM)
-        eta = ctr[p]
+        i_c = d["idx_c"]
+        p_c = p[i_c]
+        eta = ctr[p_c]
         for col, lv in levels.segments.items():
             if len(lv) > 1:
                 s_sigma = pm.HalfNormal(f"segment_sigma_{col}", priors.segment_sd)
                 eff = pm.ZeroSumNormal(f"segment_effect_{col}", sigma=s_sigma, dims=segment_dim(col))
-                eta = eta + eff[d[f"segment_idx_{col}"]]
-        i_c = d["idx_c"]
+                eta = eta + eff[d[f"segment_idx_{col}"][i_c]]
+        sig_c = ctr_sigma[p_c]
+        var_c = sig_c * sig_c + d["v_c"]
         if organic:
             beta = _pooled(
                 "organic_effect", 0.0, priors.organic_effect_sd, priors.organic_effect_platform_sd,
                 priors.centered,
             )
-            eta = eta + beta[p] * mean
-            var_c = beta[p] ** 2 / prec + ctr_sigma[p] ** 2
-        else:
-            var_c = ctr_sigma[p] ** 2 + pt.zeros((n,))
-        pm.Normal("ctr", eta[i_c], pt.sqrt(var_c[i_c] + d["v_c_obs"]), observed=d["obs_y_c"])
+            b_c = beta[p_c]
+            eta = eta + b_c * mean[i_c]
+            var_c = var_c + b_c * b_c * var[i_c]
+        pm.Potential("ll_ctr", pt.sum(normal_logp_terms(d["y_c"] - eta, var_c, xp=pt)))
 
         # --- conversions ------------------------------------------------------------------------------
         cvr_logit = _pooled(
@@ -231,12 +240,21 @@ def build_model(feat: Features, levels: Levels, priors: Priors, *, log_k_center:
         inv_sqrt_alpha = pm.Gamma(
             "inv_sqrt_alpha", alpha=2.0, beta=2.0 / priors.overdispersion_mean, dims=C.DIM_PLATFORM
         )
-        cvr = pm.Deterministic("cvr", pt.sigmoid(cvr_logit), dims=C.DIM_PLATFORM)
-        vt = pm.Deterministic("view_through", pt.exp(log_vt), dims=C.DIM_PLATFORM)
-        alpha = pm.Deterministic("conv_alpha", 1.0 / inv_sqrt_alpha**2, dims=C.DIM_PLATFORM)
+        alpha = 1.0 / inv_sqrt_alpha**2
         p_conv = p[d["idx_conv"]]
-        mu_conv = d["clicks_conv"] * cvr[p_conv] + d["impr_conv"] * vt[p_conv]
-        pm.NegativeBinomial("conversions", mu=mu_conv, alpha=alpha[p_conv], observed=d["obs_conv"])
+        mu_conv = d["clicks_conv"] * pt.sigmoid(cvr_logit)[p_conv] + d["impr_conv"] * pt.exp(
+            log_vt
+        )[p_conv]
+        a_conv = alpha[p_conv]
+        y_conv = d["conv"]
+        table = d["conv_table"]
+        steps = pt.arange(table.shape[1], dtype="float64")
+        ll_conv = (
+            pt.sum(y_conv * pt.log(mu_conv) - (a_conv + y_conv) * pt.log(a_conv + mu_conv))
+            + pt.sum(d["n_conv"] * alpha * pt.log(alpha))
+            + pt.sum(table * pt.log(alpha[:, None] + steps[None, :]))
+        )
+        pm.Potential("ll_conversions", ll_conv)
 
         # --- revenue per conversion -----------------------------------------------------------------
         value_log = pm.Normal(
@@ -244,7 +262,9 @@ def build_model(feat: Features, levels: Levels, priors: Priors, *, log_k_center:
         )
         value_sigma = pm.HalfNormal("value_sigma", priors.value_noise_sd, dims=C.DIM_PLATFORM)
         p_rev = p[d["idx_rev"]]
-        pm.Normal("log_value", value_log[p_rev], value_sigma[p_rev], observed=d["obs_log_value"])
+        s_rev = value_sigma[p_rev]
+        resid = d["log_value"] - value_log[p_rev]
+        pm.Potential("ll_value", pt.sum(normal_logp_terms(resid, s_rev * s_rev, xp=pt)))
     return model
 
 
@@ -271,7 +291,7 @@ def compiled_nutpie(
     import nutpie
 
     key = structure_key(levels, priors)
-    arrays = data_arrays(feat, log_k_center=log_k_center)
+    arrays = data_arrays(feat, len(levels.platforms), log_k_center=log_k_center)
     with _LOCK:
         base = _CACHE.get(key)
         if base is None:

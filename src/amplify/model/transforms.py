@@ -51,17 +51,17 @@ def empirical_logit(successes: ArrayLike, trials: ArrayLike) -> tuple[FloatArray
 
 
 def resonance_update(
-    mean: Any, prec: Any, y: Any, v: Any, intercept: Any, loading: Any, mask: Any = 1.0
+    mean: Any, var: Any, y: Any, v: Any, intercept: Any, loading: Any, mask: Any = 1.0
 ) -> tuple[Any, Any, Any, Any]:
-    """One conditional-normal step of the marginalised resonance.
+    """One conditional-normal (Kalman) step of the marginalised resonance.
 
     The indicator is ``y = intercept + loading * r + eps`` with ``eps ~ N(0, v)`` and the current belief
-    ``r ~ N(mean, 1 / prec)``.
+    ``r ~ N(mean, var)``.
 
     Parameters
     ----------
-    mean, prec
-        Current belief about ``r`` (mean and precision).
+    mean, var
+        Current belief about ``r``.
     y, v
         Observed indicator and its sampling variance (fill missing entries with any finite value and set
         ``mask`` to 0 there).
@@ -72,14 +72,45 @@ def resonance_update(
 
     Returns
     -------
-    pred_mean, pred_var, new_mean, new_prec
-        Predictive mean and variance of ``y`` before seeing it, and the updated belief about ``r``.
+    resid, pred_var, new_mean, new_var
+        Prediction error ``y - E[y]`` and predictive variance of ``y`` before seeing it (so the indicator's
+        log density is ``-0.5 * (log(2 pi pred_var) + resid^2 / pred_var)``), and the updated belief.
     """
-    pred_mean = intercept + loading * mean
-    pred_var = loading * loading / prec + v
-    new_prec = prec + mask * loading * loading / v
-    new_mean = (prec * mean + mask * loading * (y - intercept) / v) / new_prec
-    return pred_mean, pred_var, new_mean, new_prec
+    resid = y - intercept - loading * mean
+    pred_var = loading * loading * var + v
+    gain = mask * loading * var / pred_var
+    return resid, pred_var, mean + gain * resid, var - gain * loading * var
+
+
+def normal_logp_terms(resid: Any, var: Any, xp: ModuleType = np) -> Any:
+    """Per-row normal log density from residual and variance (including the ``log(2 pi)`` constant)."""
+    return -0.5 * (xp.log(2.0 * np.pi * var) + resid * resid / var)
+
+
+def negbin_logp_terms(y: Any, mu: Any, alpha: Any, xp: ModuleType = np) -> Any:
+    """Per-row NegativeBinomial(mean ``mu``, shape ``alpha``) log density, without the count terms.
+
+    The full log density is this plus ``lgamma(y + alpha) - lgamma(alpha) - lgamma(y + 1)``; the model adds
+    the alpha-dependent part through a per-platform count table (:func:`count_table`), which replaces one
+    ``lgamma`` per post (and a digamma in the gradient) by a few logs per platform.
+    """
+    return alpha * xp.log(alpha) + y * xp.log(mu) - (alpha + y) * xp.log(alpha + mu)
+
+
+def count_table(y: ArrayLike, group: ArrayLike, n_groups: int) -> FloatArray:
+    """``table[g, j]`` = number of rows of group ``g`` with ``y > j``, for ``j < max(y)``.
+
+    Then ``sum_i lgamma(y_i + a_g) - lgamma(a_g) = sum_j table[g, j] * log(a_g + j)``.
+    """
+    yy = np.asarray(y, dtype=np.int64)
+    gg = np.asarray(group, dtype=np.int64)
+    top = int(yy.max()) if yy.size else 0
+    table = np.zeros((n_groups, max(top, 1)))
+    for g in range(n_groups):
+        counts = np.bincount(yy[gg == g], minlength=top + 1)
+        # rows with y > j  =  total - rows with y <= j
+        table[g, :top] = counts.sum() - np.cumsum(counts)[:top]
+    return table
 
 
 def log_median_impressions(spend: Any, log_cpm: Any, k: Any, xp: ModuleType = np) -> Any:

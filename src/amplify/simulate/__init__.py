@@ -1,10 +1,12 @@
-"""Simulated worlds with a known truth: post histories for the model, daily worlds for the allocator.
+"""Simulated worlds with a known truth: post histories for the model, daily worlds for the
+allocator.
 
-* :class:`World` draws post histories in the model's own family (:class:`WorldTruth`, :func:`default_truth`),
-  with the true curves and the exact oracle split, for recovery checks, the sample data and demos.
-* :class:`CampaignWorld` is a daily world whose true curves come from other families (hill, power, tanh), with
-  shocks, count noise, spend deviations, reporting delays and changes over time, for the online loop and the
-  allocation benchmark; :class:`DayOutcome` is what one day returns.
+* :class:`World` draws post histories in the model's own family (:class:`WorldTruth`,
+  :func:`default_truth`), with the true curves and the exact oracle split, for recovery checks, the
+  sample data and demos.
+* :class:`CampaignWorld` is a daily world whose true curves come from other families (hill, power,
+  tanh), with shocks, count noise, spend deviations, reporting delays and changes over time, for the
+  online loop and the allocation benchmark; :class:`DayOutcome` is what one day returns.
 """
 
 from amplify.simulate.campaign_world import DELAY_PMF, VARIANTS, CampaignWorld, DayOutcome

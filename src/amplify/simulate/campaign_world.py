@@ -1,13 +1,14 @@
 """A daily simulated world for the online campaign loop and the allocation benchmark.
 
-Each arm (a platform, or a post on a platform) has a true spend -> conversions curve from a family the model does
-*not* assume (:mod:`amplify.simulate.families`). Each day brings multiplicative shocks (common and per arm),
-actual spend that deviates from the set spend, impressions, clicks, over-dispersed conversion counts, and
-conversions reported over the following days. Variants change the truth over time.
+Each arm (a platform, or a post on a platform) has a true spend -> conversions curve from a family
+the model does *not* assume (:mod:`amplify.simulate.families`). Each day brings multiplicative
+shocks (common and per arm), actual spend that deviates from the set spend, impressions, clicks,
+over-dispersed conversion counts, and conversions reported over the following days. Variants change
+the truth over time.
 
-Noise is *paired*: the variates of a day depend only on ``(seed, day)`` and are drawn before the spend is known,
-then transformed by the spend-dependent means (inverse CDFs on pre-drawn uniforms). Two policies run on the same
-world see the same shocks, so their difference is not blurred by noise.
+Noise is *paired*: the variates of a day depend only on ``(seed, day)`` and are drawn before the
+spend is known, then transformed by the spend-dependent means (inverse CDFs on pre-drawn uniforms).
+Two policies run on the same world see the same shocks, so their difference is not blurred by noise.
 """
 
 from __future__ import annotations
@@ -38,14 +39,14 @@ DELAY_PMF: FloatArray = np.array([0.45, 0.25, 0.12, 0.08, 0.05, 0.03, 0.02])
 class _Base(NamedTuple):
     """Per-platform anchors of the campaign world (a day, platform level)."""
 
-    cpm: float  # currency per 1000 impressions at low spend (sets the paid CTR: eff = 1000 / cpm * ctr * cvr)
+    cpm: float  # per 1000 impressions at low spend; sets the CTR: eff = 1000 / cpm * ctr * cvr
     cvr: float  # conversions per click (relative: FB 39 : TikTok 36 : IG 29)
     eff: float  # conversions per unit spend setting the curve level (average CPA at K is 2 / eff)
     K: float  # daily saturation spend of the platform
 
 
-# The implied paid CTR (eff * cpm / 1000 / cvr) is 1.03% (FB), 0.83% (IG), 1.25% (TikTok); K says how much daily
-# spend the platform absorbs before returns fall off.
+# The implied paid CTR (eff * cpm / 1000 / cvr) is 1.03% (FB), 0.83% (IG), 1.25% (TikTok); K says
+# how much daily spend the platform absorbs before returns fall off.
 _BASES: dict[str, _Base] = {
     FACEBOOK: _Base(cpm=10.0, cvr=0.039, eff=0.036, K=3000.0),
     INSTAGRAM: _Base(cpm=8.0, cvr=0.029, eff=0.029, K=500.0),
@@ -71,12 +72,13 @@ class DayOutcome:
     spend
         ``(n_arms,)`` what the platforms actually spent (deviates a few percent).
     impressions, clicks, conversions
-        ``(n_arms,)`` counts; ``conversions`` are *all* conversions eventually attributed to this day.
+        ``(n_arms,)`` counts; ``conversions`` are *all* conversions eventually attributed to this
+        day.
     expected
         ``(n_arms,)`` true expected conversions for the actual spend (no shock, no noise).
     report_delay
-        ``(n_arms, max_delay + 1)``: conversions of this day first reported ``d`` days later; rows sum to
-        ``conversions``.
+        ``(n_arms, max_delay + 1)``: conversions of this day first reported ``d`` days later; rows
+        sum to ``conversions``.
     """
 
     day: int
@@ -114,12 +116,13 @@ class CampaignWorld:
     platform
         The platform of each arm; derived from the arm names when omitted.
     family
-        ``"hill"`` (``A s^n / (s^n + K^n)``, ``n`` in 0.7..2), ``"power"`` (``c s^a``, ``a`` in 0.3..0.8),
-        ``"tanh"`` (``A tanh(s / K)``) or ``"mixed"`` (one family drawn per arm).
+        ``"hill"`` (``A s^n / (s^n + K^n)``, ``n`` in 0.7..2), ``"power"`` (``c s^a``, ``a`` in
+        0.3..0.8), ``"tanh"`` (``A tanh(s / K)``) or ``"mixed"`` (one family drawn per arm).
     variant
-        ``"stationary"``; ``"mild_change"`` (the arm with the largest oracle share loses 30% efficiency at
-        ``horizon // 2``); ``"severe_change"`` (the best and the worst arm swap curves at ``horizon // 2``);
-        ``"drift"`` (smooth drift of each arm's efficiency plus weekly seasonality).
+        ``"stationary"``; ``"mild_change"`` (the arm with the largest oracle share loses 30%
+        efficiency at ``horizon // 2``); ``"severe_change"`` (the best and the worst arm swap curves
+        at ``horizon // 2``); ``"drift"`` (smooth drift of each arm's efficiency plus weekly
+        seasonality).
     horizon
         Planned number of days (sets the change day and the drift span; later days still work).
     daily_budget
@@ -165,10 +168,10 @@ class CampaignWorld:
         self.change_day: int | None = self.horizon // 2 if variant.endswith("_change") else None
         self._build_truth()
 
-    # --- construction ----------------------------------------------------------------------------------
+    # --- construction
     @classmethod
     def posts(cls, seed: int, n_posts: int = 20, **kw: object) -> CampaignWorld:
-        """A world whose arms are ``n_posts`` posts (``"platform:postNN"``) spread over the three platforms."""
+        """A world whose arms are ``n_posts`` posts (``"platform:postNN"``) on all platforms."""
         if not 2 <= n_posts <= 500:
             raise ValueError(f"n_posts must be in 2..500, got {n_posts}")
         rng = np.random.default_rng(np.random.SeedSequence([int(seed), 0x9057]))
@@ -228,11 +231,14 @@ class CampaignWorld:
             split = oracle_split(self.curves0, self.daily_budget)
             self.changed_arm = int(np.argmax(split))
         drift_rng = np.random.default_rng(np.random.SeedSequence([self.seed, 0xD81F]))
-        self._drift_total = drift_rng.normal(0.0, 0.45, n)  # log-efficiency change over the horizon
-        self._weekly_phase = 7.0 * drift_rng.random() + drift_rng.normal(0.0, 1.0, n)
+        # log-efficiency change over the horizon: arms spread evenly over -0.4..+0.4 in a random
+        # order
+        spread = np.linspace(-0.4, 0.4, n) + drift_rng.normal(0.0, 0.1, n)
+        self._drift_total = drift_rng.permutation(spread)
+        self._weekly_phase = 7.0 * drift_rng.random() + drift_rng.normal(0.0, 0.7, n)
         self._weekly_amp = 0.12
 
-    # --- truth per day ---------------------------------------------------------------------------------
+    # --- truth per day
     def curves(self, day: int) -> CurveSet:
         """The true curves on ``day`` (variant applied, no random shock)."""
         c = self.curves0
@@ -241,7 +247,11 @@ class CampaignWorld:
             assert self.changed_arm is not None
             mult[self.changed_arm] = 0.7
             c = c.scaled(mult)
-        elif self.variant == "severe_change" and self.change_day is not None and day >= self.change_day:
+        elif (
+            self.variant == "severe_change"
+            and self.change_day is not None
+            and day >= self.change_day
+        ):
             order = np.arange(len(self.arms))
             order[self.best_arm], order[self.worst_arm] = self.worst_arm, self.best_arm
             c = c.permuted(order)
@@ -252,7 +262,10 @@ class CampaignWorld:
         return c
 
     def expected(self, spend: ArrayLike, day: int) -> FloatArray:
-        """True expected conversions per arm for ``spend`` (shape ``(n_arms,)`` or ``(..., n_arms)``)."""
+        """True expected conversions per arm on ``day`` (no shock, no noise).
+
+        ``spend`` has shape ``(n_arms,)`` or ``(..., n_arms)`` for many splits at once.
+        """
         return self.curves(day).value(self._check_spend(spend, allow_batch=True))
 
     def oracle(
@@ -262,11 +275,11 @@ class CampaignWorld:
         lower: ArrayLike | None = None,
         upper: ArrayLike | None = None,
     ) -> FloatArray:
-        """The best split of ``budget`` on ``day`` for the true expected conversions (grid DP, exact to
-        ~budget/100000)."""
+        """The best split of ``budget`` on ``day`` for the true expected conversions (grid DP, exact
+        to ~budget/100000)."""
         return oracle_split(self.curves(day), float(budget), lower, upper)
 
-    # --- noise -----------------------------------------------------------------------------------------
+    # --- noise
     def _noise(self, day: int) -> _Noise:
         day = int(day)
         code = 2 * day if day >= 0 else -2 * day - 1
@@ -292,8 +305,8 @@ class CampaignWorld:
     def step(self, spend: ArrayLike, day: int) -> DayOutcome:
         """Run ``spend`` (the set spend per arm) on ``day`` and return the noisy outcome.
 
-        The day's variates come from ``(seed, day)`` only, so every policy sees the same shocks and an arm
-        whose spend is unchanged gets exactly the same counts.
+        The day's variates come from ``(seed, day)`` only, so every policy sees the same shocks and
+        an arm whose spend is unchanged gets exactly the same counts.
         """
         spend_set = self._check_spend(spend)
         nz = self._noise(day)
@@ -329,21 +342,25 @@ class CampaignWorld:
         out[:, -1] = remaining
         return out
 
-    # --- pre-period ------------------------------------------------------------------------------------
+    # --- pre-period ---
     def history(self, days: int = 60, rng_seed: int | None = None) -> pd.DataFrame:
-        """A pre-period of ``days`` days (numbered ``-days .. -1``) with randomly perturbed daily spends.
+        """A pre-period of ``days`` days (numbered ``-days .. -1``) with randomly perturbed daily
+        spends.
 
         Returns
         -------
         pandas.DataFrame
-            Long format, one row per day and arm: ``day, arm, platform, spend`` (actual), ``impressions,
-            clicks, conversions`` (fully reported). Same ``(seed, days, rng_seed)`` -> same table.
+            Long format, one row per day and arm: ``day, arm, platform, spend`` (actual),
+            ``impressions, clicks, conversions`` (fully reported). Same ``(seed, days, rng_seed)``
+            -> same table.
         """
         if days < 1:
             raise ValueError(f"days must be >= 1, got {days}")
         n = len(self.arms)
         rng = np.random.default_rng(
-            np.random.SeedSequence([self.seed, 0x4157, 0 if rng_seed is None else int(rng_seed) + 1])
+            np.random.SeedSequence(
+                [self.seed, 0x4157, 0 if rng_seed is None else int(rng_seed) + 1]
+            )
         )
         rows = []
         for day in range(-days, 0):
@@ -367,20 +384,23 @@ class CampaignWorld:
             columns=["day", "arm", "platform", "spend", "impressions", "clicks", "conversions"],
         )
 
-    # --- helpers ---------------------------------------------------------------------------------------
+    # --- helpers
     def _check_spend(self, spend: ArrayLike, *, allow_batch: bool = False) -> FloatArray:
         s = np.asarray(spend, dtype=float)
         n = len(self.arms)
         if (s.ndim != 1 and not allow_batch) or s.shape[-1:] != (n,):
-            raise ValueError(f"spend must have shape ({n},) for arms {list(self.arms)}; got {s.shape}")
+            raise ValueError(
+                f"spend must have shape ({n},) for arms {list(self.arms)}; got {s.shape}"
+            )
         if not np.all(np.isfinite(s)) or np.any(s < 0):
             raise ValueError("spend must be finite and non-negative")
         return s
 
     def __repr__(self) -> str:
         return (
-            f"CampaignWorld(seed={self.seed}, arms={len(self.arms)}, family={self.family_choice!r}, "
-            f"variant={self.variant!r}, horizon={self.horizon}, daily_budget={self.daily_budget})"
+            f"CampaignWorld(seed={self.seed}, arms={len(self.arms)}, "
+            f"family={self.family_choice!r}, variant={self.variant!r}, horizon={self.horizon}, "
+            f"daily_budget={self.daily_budget})"
         )
 
 

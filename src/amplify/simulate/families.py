@@ -1,15 +1,17 @@
-"""True spend -> conversions curve families of the campaign world, and the exact oracle split for them.
+"""True spend -> conversions curves of the campaign world, and the exact oracle split for them.
 
-The model assumes ``beta * s / (1 + s / k)``; the campaign world deliberately uses other shapes so that a benchmark
-measures how the allocator copes with a misspecified model:
+The model assumes ``beta * s / (1 + s / k)``; the campaign world deliberately uses other shapes so
+that a benchmark measures how the allocator copes with a misspecified model:
 
-* ``"hill"``: ``A * s**n / (s**n + K**n)``; ``n > 1`` is S-shaped (a learning phase before returns rise);
+* ``"hill"``: ``A * s**n / (s**n + K**n)``; ``n > 1`` is S-shaped (a learning phase before
+  returns rise);
 * ``"power"``: ``c * s**a`` with ``0 < a < 1`` (never saturates, infinite marginal return at 0);
 * ``"tanh"``: ``A * tanh(s / K)`` (saturates hard).
 
-Every curve is anchored by an efficiency ``eff`` and a saturation spend ``K`` so that ``f(K) = eff * K / 2``: the
-same average cost per conversion at ``K`` whatever the family. :func:`oracle_split` finds the best split of a budget
-over possibly non-concave curves: an exact dynamic programme on a grid of the budget, then local pairwise refinement.
+Every curve is anchored by an efficiency ``eff`` and a saturation spend ``K`` so that
+``f(K) = eff * K / 2``: the same average cost per conversion at ``K`` whatever the family.
+:func:`oracle_split` finds the best split of a budget over possibly non-concave curves: an exact
+dynamic programme on a grid of the budget, then local pairwise refinement.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ FAMILIES: tuple[str, ...] = ("hill", "power", "tanh")
 
 @dataclass(frozen=True)
 class CurveSet:
-    """One true curve per arm: ``family[j]`` with ``scale[j]`` (A or c), ``K[j]`` and ``shape[j]`` (n or a).
+    """One true curve per arm: ``family[j]`` with ``scale`` (A or c), ``K`` and ``shape`` (n or a).
 
     Evaluate with :meth:`value` on spends of shape ``(..., n_arms)``.
     """
@@ -60,10 +62,12 @@ class CurveSet:
         return fam == "hill", fam == "power", fam == "tanh"
 
     def value(self, spend: ArrayLike) -> FloatArray:
-        """Expected conversions for ``spend`` of shape ``(..., n_arms)`` (negative spend counts as 0)."""
+        """Expected conversions for ``spend`` of shape ``(..., n_arms)`` (negative spend = 0)."""
         s = np.maximum(np.asarray(spend, dtype=float), 0.0)
         if s.shape[-1:] != (self.n_arms,):
-            raise ValueError(f"spend has shape {s.shape}; the last axis must have {self.n_arms} arms")
+            raise ValueError(
+                f"spend has shape {s.shape}; the last axis must have {self.n_arms} arms"
+            )
         out = np.empty(s.shape, dtype=float)
         hill, power, tanh = self._masks()
         if hill.any():
@@ -87,7 +91,7 @@ class CurveSet:
         return a * math.tanh(s / K)
 
     def scaled(self, multiplier: ArrayLike) -> CurveSet:
-        """The same curves with every arm's output multiplied by ``multiplier`` (per arm or scalar)."""
+        """The same curves with every arm's output multiplied by ``multiplier`` (per arm)."""
         m = np.broadcast_to(np.asarray(multiplier, dtype=float), (self.n_arms,))
         return replace(self, scale=self.scale * m)
 
@@ -147,8 +151,9 @@ def oracle_split(
 ) -> FloatArray:
     """The best split of ``budget`` over ``curves`` (increasing, possibly S-shaped).
 
-    A dynamic programme over the budget in ``n_grid`` equal steps gives the best split on the grid exactly (no
-    concavity needed); pairwise moves of shrinking size (down to ``step / 2**refine_levels``) then refine it.
+    A dynamic programme over the budget in ``n_grid`` equal steps gives the best split on the grid
+    exactly (no concavity needed); pairwise moves of shrinking size (down to ``step /
+    2**refine_levels``) then refine it.
 
     Parameters
     ----------
@@ -166,7 +171,11 @@ def oracle_split(
     """
     n = curves.n_arms
     lo = np.zeros(n) if lower is None else np.broadcast_to(np.asarray(lower, float), (n,)).copy()
-    hi = np.full(n, np.inf) if upper is None else np.broadcast_to(np.asarray(upper, float), (n,)).copy()
+    hi = (
+        np.full(n, np.inf)
+        if upper is None
+        else np.broadcast_to(np.asarray(upper, float), (n,)).copy()
+    )
     if not (math.isfinite(budget) and budget >= 0):
         raise ValueError(f"budget must be finite and >= 0, got {budget}")
     if np.any(lo < 0) or np.any(hi < lo):
@@ -179,7 +188,7 @@ def oracle_split(
     if free <= 0:
         return lo.astype(float)
 
-    # --- dynamic programme on the grid: V[b] = best value with at most b grid steps ----------------------
+    # --- dynamic programme on the grid: V[b] = best value with at most b grid steps
     g = int(n_grid)
     h = free / g
     steps = np.arange(g + 1)
@@ -203,7 +212,7 @@ def oracle_split(
         b -= x[j]
     s = lo + x * h
 
-    # --- spend what the caps left over, then refine by pairwise moves ---------------------------------
+    # --- spend what the caps left over, then refine by pairwise moves
     rest = budget - s.sum()
     for _ in range(n):
         if rest <= 1e-9 * max(budget, 1.0):
@@ -223,8 +232,8 @@ def _refine(
 ) -> FloatArray:
     """Move spend between pairs of arms while it helps, with steps ``h/2, h/4, ...``.
 
-    Each move takes ``d`` from the arm that loses least and gives it to the arm that gains most; only the two
-    arms touched are re-evaluated, so a move costs O(n_arms).
+    Each move takes ``d`` from the arm that loses least and gives it to the arm that gains most;
+    only the two arms touched are re-evaluated, so a move costs O(n_arms).
     """
     n = curves.n_arms
     if n < 2:
@@ -233,18 +242,18 @@ def _refine(
     f = curves.value_arm
     val = np.array([f(j, s[j]) for j in range(n)])
     tol = 1e-13 * max(float(val.sum()), 1.0)
+
+    def gain_of(j: int, d: float) -> float:
+        return f(j, s[j] + d) - val[j] if s[j] + d <= hi[j] + 1e-12 else -np.inf
+
+    def loss_of(j: int, d: float) -> float:
+        return val[j] - f(j, s[j] - d) if s[j] - d >= lo[j] - 1e-12 else np.inf
+
     d = h
     for _ in range(levels):
         d /= 2.0
-
-        def gain_of(j: int) -> float:
-            return f(j, s[j] + d) - val[j] if s[j] + d <= hi[j] + 1e-12 else -np.inf
-
-        def loss_of(j: int) -> float:
-            return val[j] - f(j, s[j] - d) if s[j] - d >= lo[j] - 1e-12 else np.inf
-
-        gain = np.array([gain_of(j) for j in range(n)])
-        loss = np.array([loss_of(j) for j in range(n)])
+        gain = np.array([gain_of(j, d) for j in range(n)])
+        loss = np.array([loss_of(j, d) for j in range(n)])
         for _ in range(4 * n + 16):
             i = int(np.argmax(gain))
             masked = loss.copy()
@@ -263,6 +272,6 @@ def _refine(
             val[i] = f(i, s[i])
             val[j] = f(j, s[j])
             for m in (i, j):
-                gain[m] = gain_of(m)
-                loss[m] = loss_of(m)
+                gain[m] = gain_of(m, d)
+                loss[m] = loss_of(m, d)
     return s

@@ -1,14 +1,16 @@
 """Ground-truth parameters of the simulated post world, in the model's own curve family.
 
-:class:`PlatformTruth` holds one platform's funnel (CPM with saturation, paid CTR tied to a post's latent
-resonance, organic engagement, CVR, view-through, count noise); :class:`WorldTruth` holds the three platforms plus
-format and audience effects. :func:`default_truth` returns defaults grounded in published field figures and, given
-a seed, a jittered but plausible variant of them (for recovery studies over many worlds).
+:class:`PlatformTruth` holds one platform's funnel (CPM with saturation, paid CTR tied to a post's
+latent resonance, organic engagement, CVR, view-through, count noise); :class:`WorldTruth` holds the
+three platforms plus format and audience effects. :func:`default_truth` returns defaults grounded in
+published field figures and, given a seed, a jittered but plausible variant of them (for recovery
+studies over many worlds).
 
 Published figures behind the defaults:
 
 * average organic engagement rate: Instagram 3.5%, TikTok 1.5%, Facebook 1.3%;
-* share of consumers who go to the platform when ready to buy: Facebook 39%, TikTok 36%, Instagram 29%
+* share of consumers who go to the platform when ready to buy: Facebook 39%, TikTok 36%, Instagram
+29%
   (used as the relative conversion rate per click: 3.9%, 3.6%, 2.9%);
 * CPM around $10 (Facebook), $8 (Instagram), $6 (TikTok); paid CTR 0.8-1.6%.
 """
@@ -102,11 +104,15 @@ class PlatformTruth:
         for name in positive:
             v = getattr(self, name)
             if not (math.isfinite(v) and v > 0):
-                raise ValueError(f"PlatformTruth({self.name}).{name} must be finite and > 0, got {v}")
+                raise ValueError(
+                    f"PlatformTruth({self.name}).{name} must be finite and > 0, got {v}"
+                )
         for name in ("view_through", "resonance_ctr", "resonance_er"):
             v = getattr(self, name)
             if not (math.isfinite(v) and v >= 0):
-                raise ValueError(f"PlatformTruth({self.name}).{name} must be finite and >= 0, got {v}")
+                raise ValueError(
+                    f"PlatformTruth({self.name}).{name} must be finite and >= 0, got {v}"
+                )
         if not (0.0 <= self.share_rate <= 1.0 and 0.0 < self.cvr <= 1.0):
             raise ValueError(f"PlatformTruth({self.name}): share_rate and cvr must be in [0, 1]")
 
@@ -120,10 +126,11 @@ class WorldTruth:
     platforms
         :class:`PlatformTruth` per platform name.
     format_effects
-        Shift of the mean resonance by post format (``reel``/``video`` above ``image`` above ``link``/``text``).
+        Shift of the mean resonance by post format (``reel``/``video`` above ``image`` above
+        ``link``/``text``).
     segment_ctr
-        Paid-CTR logit shift by audience segment (the extra post-table column ``"audience"``); the first
-        segment is the baseline (shift 0).
+        Paid-CTR logit shift by audience segment (the extra post-table column ``"audience"``); the
+        first segment is the baseline (shift 0).
     """
 
     platforms: dict[str, PlatformTruth]
@@ -140,7 +147,7 @@ class WorldTruth:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> WorldTruth:
-        """Rebuild a :class:`WorldTruth` from :meth:`to_dict` output (e.g. after a JSON round trip)."""
+        """Rebuild a :class:`WorldTruth` from :meth:`to_dict` output (e.g. after JSON)."""
         missing = {"platforms", "format_effects", "segment_ctr"} - set(d)
         if missing:
             raise ValueError(f"world truth dictionary lacks keys {sorted(missing)}")
@@ -151,7 +158,8 @@ class WorldTruth:
             lacking = known - set(p)
             if extra or lacking:
                 raise ValueError(
-                    f"platform {name!r}: unknown keys {sorted(extra)}, missing keys {sorted(lacking)}"
+                    f"platform {name!r}: unknown keys {sorted(extra)}, "
+                    f"missing keys {sorted(lacking)}"
                 )
             platforms[name] = PlatformTruth(**{**p, "name": str(p["name"])})
         return cls(
@@ -187,8 +195,8 @@ DEFAULT_FORMAT_EFFECTS: dict[str, float] = {
 DEFAULT_SEGMENT_CTR: dict[str, float] = {"broad": 0.0, "interest": 0.15, "lookalike": 0.3}
 
 _DEFAULTS: dict[str, PlatformTruth] = {
-    # Facebook: the dearest reach and a modest CTR, but the highest purchase intent and the largest audience
-    # (slow saturation).
+    # Facebook: the dearest reach and a modest CTR, but the highest purchase intent and the largest
+    # audience (slow saturation).
     FACEBOOK: PlatformTruth(
         name=FACEBOOK,
         cpm=10.0,
@@ -222,7 +230,8 @@ _DEFAULTS: dict[str, PlatformTruth] = {
         value=45.0,
         share_rate=0.06,
     ),
-    # TikTok: cheap impressions and high paid CTR, but a small reachable audience per boost (fast saturation).
+    # TikTok: cheap impressions and high paid CTR, but a small reachable audience per boost (fast
+    # saturation).
     TIKTOK: PlatformTruth(
         name=TIKTOK,
         cpm=6.0,
@@ -266,8 +275,8 @@ def default_truth(seed: int | None = None) -> WorldTruth:
     ----------
     seed
         ``None`` gives the un-jittered defaults. With a seed, every platform parameter is jittered
-        (multiplicatively for scales, additively for logits), and format and segment effects slightly, so
-        different seeds give different, all plausible, truths.
+        (multiplicatively for scales, additively for logits), and format and segment effects
+        slightly, so different seeds give different, all plausible, truths.
 
     Returns
     -------
@@ -290,5 +299,7 @@ def default_truth(seed: int | None = None) -> WorldTruth:
         platforms[name] = replace(base, **changes)  # type: ignore[arg-type]
     formats = {f: v + 0.1 * float(rng.normal()) for f, v in formats.items()}
     first = next(iter(segments))
-    segments = {s: (0.0 if s == first else v + 0.05 * float(rng.normal())) for s, v in segments.items()}
+    segments = {
+        s: (0.0 if s == first else v + 0.05 * float(rng.normal())) for s, v in segments.items()
+    }
     return WorldTruth(platforms=platforms, format_effects=formats, segment_ctr=segments)

@@ -1,11 +1,12 @@
-"""A seeded ground-truth post world in the model's own family: histories, true curves and the oracle split.
+"""A seeded ground-truth post world in the model's own family: histories, true curves, oracle.
 
-:class:`World` draws an account's post history (organic posts on three platforms, some of them boosted) from a
-:class:`~amplify.simulate.truth.WorldTruth`. Each post has a latent *resonance* that drives both its organic
-engagement and its paid click-through rate, which is exactly the link the model learns. The hidden per-post truth
-(:meth:`World.post_truth`) and the true response curves (:meth:`World.true_post_curves`,
-:meth:`World.true_platform_curves`) let tests and notebooks check what the model recovers, and :meth:`World.oracle`
-gives the best split of a budget when the curves are known.
+:class:`World` draws an account's post history (organic posts on three platforms, some of them
+boosted) from a :class:`~amplify.simulate.truth.WorldTruth`. Each post has a latent *resonance* that
+drives both its organic engagement and its paid click-through rate, which is exactly the link the
+model learns. The hidden per-post truth (:meth:`World.post_truth`) and the true response curves
+(:meth:`World.true_post_curves`, :meth:`World.true_platform_curves`) let tests and notebooks check
+what the model recovers, and
+:meth:`World.oracle` gives the best split of a budget when the curves are known.
 """
 
 from __future__ import annotations
@@ -46,7 +47,8 @@ class World:
     truth
         The ground truth; :func:`~amplify.simulate.truth.default_truth` when omitted.
     seed
-        Seeds every draw of :meth:`posts`; the same ``(truth, seed, arguments)`` gives the same table.
+        Seeds every draw of :meth:`posts`; the same ``(truth, seed, arguments)`` gives the same
+        table.
     """
 
     def __init__(self, truth: WorldTruth | None = None, *, seed: int = 0) -> None:
@@ -54,7 +56,7 @@ class World:
         self.seed = int(seed)
         self._post_truth: pd.DataFrame | None = None
 
-    # --- post histories --------------------------------------------------------------------------------
+    # --- post histories
     def posts(
         self,
         n_posts: int,
@@ -64,15 +66,15 @@ class World:
         days: int = 180,
         organic_missing_share: float = 0.0,
     ) -> pd.DataFrame:
-        """Draw a post history in the canonical post-table layout plus the segment column ``"audience"``.
+        """Draw a post history: the canonical post table plus the segment column ``"audience"``.
 
         Parameters
         ----------
         n_posts
             Number of posts over the three platforms (35% Facebook, 40% Instagram, 25% TikTok).
         boosted_share
-            Share of posts that were boosted; posts with a high organic engagement rate are more likely to be
-            boosted (as in practice).
+            Share of posts that were boosted; posts with a high organic engagement rate are more
+            likely to be boosted (as in practice).
         start, days
             Posts are spread uniformly over ``days`` days from ``start``.
         organic_missing_share
@@ -81,8 +83,9 @@ class World:
         Returns
         -------
         pandas.DataFrame
-            Columns :data:`amplify.constants.CANONICAL_COLUMNS` then ``"audience"``, sorted by ``posted_at``,
-            with the dtypes :func:`amplify.data.load` returns (counts as float64 holding whole numbers).
+            Columns :data:`amplify.constants.CANONICAL_COLUMNS` then ``"audience"``, sorted by
+            ``posted_at``, with the dtypes :func:`amplify.data.load` returns (counts as float64
+            holding whole numbers).
         """
         if n_posts < 1:
             raise ValueError(f"n_posts must be >= 1, got {n_posts}")
@@ -95,13 +98,18 @@ class World:
         n = int(n_posts)
 
         # who, when, what
-        platform = _spread(n, _PLATFORM_MIX, rng)
+        names = list(t.platforms)
+        if not names:
+            raise ValueError("the world truth has no platforms")
+        platform = _spread(n, {p: _PLATFORM_MIX.get(p, 0.3) for p in names}, rng)
         offset = np.sort(rng.random(n)) * days * 24 * 60
         posted_at = pd.Timestamp(start) + pd.to_timedelta(np.floor(offset), unit="min")
         fmt = np.empty(n, dtype=object)
-        for p in C.PLATFORMS:
+        for p in names:
             idx = np.flatnonzero(platform == p)
-            fmt[idx] = rng.choice(np.array(t.formats(p), dtype=object), size=idx.size, p=FORMAT_MIX[p])
+            formats = t.formats(p)
+            mix = FORMAT_MIX.get(p, (1.0 / len(formats),) * len(formats))
+            fmt[idx] = rng.choice(np.array(formats, dtype=object), size=idx.size, p=mix)
         segments = list(t.segment_ctr)
         audience = rng.choice(np.array(segments, dtype=object), size=n)
 
@@ -112,12 +120,14 @@ class World:
         ctr_u = rng.normal(size=n) * np.array([q.ctr_sigma for q in pt])
 
         # organic performance
-        med = np.array([_ORGANIC_MEDIAN[p] for p in platform])
+        med = np.array([_ORGANIC_MEDIAN.get(p, 4000.0) for p in platform])
         org_impr = np.maximum(
             np.rint(med * np.exp(0.3 * resonance + _ORGANIC_SD * rng.normal(size=n))), 50
         ).astype(np.int64)
         org_reach = rng.binomial(org_impr, rng.beta(8.0, 3.0, size=n))
-        er = _expit(np.array([q.er_logit for q in pt]) + np.array([q.resonance_er for q in pt]) * resonance)
+        er = _expit(
+            np.array([q.er_logit for q in pt]) + np.array([q.resonance_er for q in pt]) * resonance
+        )
         engagements = rng.binomial(org_impr, er)
         shares = rng.binomial(engagements, np.array([q.share_rate for q in pt]))
 
@@ -126,7 +136,7 @@ class World:
         n_boost = round(boosted_share * n)
         if n_boost > 0:
             score = np.log((engagements + 0.5) / (org_impr - engagements + 0.5))
-            for p in C.PLATFORMS:
+            for p in names:
                 m = platform == p
                 if m.sum() > 1:
                     score[m] = (score[m] - score[m].mean()) / (score[m].std() + 1e-9)
@@ -165,9 +175,9 @@ class World:
         revenue[nb] = 0.0
 
         post_id = np.empty(n, dtype=object)
-        for p in C.PLATFORMS:
+        for p in names:
             idx = np.flatnonzero(platform == p)
-            post_id[idx] = [f"{_ID_PREFIX[p]}_{i + 1:05d}" for i in range(idx.size)]
+            post_id[idx] = [f"{_ID_PREFIX.get(p, p[:2])}_{i + 1:05d}" for i in range(idx.size)]
 
         df = pd.DataFrame(
             {
@@ -212,19 +222,20 @@ class World:
     def post_truth(self) -> pd.DataFrame:
         """The hidden truth of the posts drawn by the last :meth:`posts` call.
 
-        Columns ``post_id, platform, resonance, ctr_u`` (the paid-CTR logit noise), ``audience``, ``paid_ctr``
-        (true paid CTR) and ``organic_er`` (true organic engagement rate).
+        Columns ``post_id, platform, resonance, ctr_u`` (the paid-CTR logit noise), ``audience``,
+        ``paid_ctr`` (true paid CTR) and ``organic_er`` (true organic engagement rate).
         """
         if self._post_truth is None:
             raise RuntimeError("no posts drawn yet: call World.posts(...) first")
         return self._post_truth.copy()
 
-    # --- true curves -----------------------------------------------------------------------------------
+    # --- true curves
     def true_post_curves(self, posts: pd.DataFrame) -> ResponseCurves:
         """True one-draw curves, one arm ``"platform:post_id"`` per row of ``posts``.
 
-        ``beta = 1000 / cpm * (ctr_i * cvr + view_through)`` with the post's true paid CTR (for the row's
-        ``audience`` when the column is present) and ``k`` the platform's per-boost saturation spend.
+        ``beta = 1000 / cpm * (ctr_i * cvr + view_through)`` with the post's true paid CTR (for the
+        row's ``audience`` when the column is present) and ``k`` the platform's per-boost saturation
+        spend.
         """
         truth = self.post_truth().set_index([C.PLATFORM, C.POST_ID])
         keys = list(zip(posts[C.PLATFORM].astype(str), posts[C.POST_ID].astype(str), strict=True))
@@ -264,8 +275,9 @@ class World:
     def true_platform_curves(self, n_boosts: int | Mapping[str, int] = 1) -> ResponseCurves:
         """True one-draw curves per platform for a typical post (resonance 0).
 
-        The paid CTR is averaged over the post-level noise and over the audience segments (equally likely);
-        ``k`` is multiplied by ``n_boosts`` (spend spread over that many boosts saturates later).
+        The paid CTR is averaged over the post-level noise and over the audience segments (equally
+        likely); ``k`` is multiplied by ``n_boosts`` (spend spread over that many boosts saturates
+        later).
         """
         nodes, weights = np.polynomial.hermite_e.hermegauss(40)
         weights = weights / weights.sum()
@@ -309,9 +321,11 @@ class World:
 def mm_oracle(beta: Any, k: Any, budget: float) -> FloatArray:
     """Exact water-filling split of ``budget`` over curves ``beta * s / (1 + s / k)``.
 
-    At the optimum every funded arm has the same marginal return ``lam``: ``s = k * (sqrt(beta / lam) - 1)``,
-    clipped at 0. For a given set of funded arms ``sqrt(lam) = sum(k sqrt(beta)) / (budget + sum(k))``; the funded
-    set is the largest prefix of arms sorted by ``beta`` whose last member still has ``beta > lam``.
+    At the optimum every funded arm has the same marginal return ``lam``:
+    ``s = k * (sqrt(beta / lam) - 1)``, clipped at 0. For a given set of funded arms
+    ``sqrt(lam) = sum(k * sqrt(beta)) / (budget + sum(k))`` in closed form (no bisection needed);
+    the funded set is the largest prefix of arms sorted by ``beta`` whose last member has
+    ``beta > lam``.
     """
     b = np.asarray(beta, dtype=float).ravel()
     kk = np.asarray(k, dtype=float).ravel()
@@ -331,11 +345,17 @@ def mm_oracle(beta: Any, k: Any, budget: float) -> FloatArray:
     csum_k = np.cumsum(ks)
     csum_ks = np.cumsum(ks * np.sqrt(bs))
     lam = (csum_ks / (budget + csum_k)) ** 2
-    valid = bs > lam
-    m = int(np.flatnonzero(valid)[-1]) + 1  # bs[0] > lam[0] always holds when budget > 0
+    valid = np.flatnonzero(bs > lam)
+    m = int(valid[-1]) + 1 if valid.size else 1  # bs[0] > lam[0] holds up to rounding
     s = np.maximum(ks[:m] * (np.sqrt(bs[:m] / lam[m - 1]) - 1.0), 0.0)
-    s *= budget / s.sum()
-    out[order[:m]] = s
+    total = s.sum()
+    if not (
+        np.isfinite(total) and total > 0
+    ):  # a budget too small to resolve: the best arm takes it
+        s = np.zeros(m)
+        s[0] = budget
+        total = budget
+    out[order[:m]] = s * (budget / total)
     return out
 
 

@@ -1,5 +1,5 @@
-"""Tables the Model page shows about a fitted model: worst-diagnosed parameters, the organic→paid effect,
-ranked candidate posts. Pure functions of the model's outputs (no Streamlit)."""
+"""Tables the Model page shows about a fitted model: worst-diagnosed parameters, the
+organic→paid effect, ranked candidate posts. Pure functions of model outputs (no Streamlit)."""
 
 from __future__ import annotations
 
@@ -67,7 +67,7 @@ def organic_table(effect: pd.DataFrame) -> pd.DataFrame:
 
 
 def candidates_table(ranked: pd.DataFrame, top: int = 25) -> pd.DataFrame:
-    """The best ``top`` candidate posts with expected conversions per $100 and their 80% interval."""
+    """The best ``top`` candidate posts: expected conversions per $100 with their interval."""
     r = ranked.sort_values("rank").head(top)
     return pd.DataFrame(
         {

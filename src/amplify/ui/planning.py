@@ -1,9 +1,8 @@
-"""From the Plan page's widgets to a plan with intervals, and from a plan to the tables the page shows.
-
-:func:`plan_for` is the what-if re-plan: it takes response curves already computed from the cached fitted
-model, so moving a slider never refits (see ``benchmarks/app_replan.py`` for its latency). The settings go
-through :class:`amplify.pipeline.RecommendSettings`, so the app and the CLI validate budgets and limits the
-same way.
+"""From the Plan page's widgets to a plan with intervals, and from a plan to the page's tables.
+ :func:`plan_for` is the what-if re-plan: it takes response curves already computed from the cached
+fitted model, so moving a slider never refits (see ``benchmarks/app_replan.py`` for its latency).
+The settings go through :class:`amplify.pipeline.RecommendSettings`, so the app and the CLI validate
+budgets and limits the same way.
 """
 
 from __future__ import annotations
@@ -57,15 +56,15 @@ def weeks_covered(posts: pd.DataFrame) -> float:
 
 def default_budget(posts: pd.DataFrame) -> float:
     """A weekly budget in line with the account's history (rounded to 100; at least 100)."""
-    spend = pd.to_numeric(posts.get(C.SPEND), errors="coerce")
-    total = float(np.nansum(spend.to_numpy(dtype=float))) if spend is not None else 0.0
+    spend = pd.to_numeric(posts[C.SPEND], errors="coerce")
+    total = float(np.nansum(spend.to_numpy(dtype=float)))
     weekly = total / weeks_covered(posts)
     return float(max(100.0, round(weekly / 100.0) * 100.0))
 
 
 def default_n_boosts(posts: pd.DataFrame) -> int:
     """Posts boosted per platform per week in the history (at least 1)."""
-    spend = pd.to_numeric(posts.get(C.SPEND), errors="coerce").fillna(0.0)
+    spend = pd.to_numeric(posts[C.SPEND], errors="coerce").fillna(0.0)
     boosted = posts[spend > 0]
     if boosted.empty:
         return 1
@@ -76,10 +75,10 @@ def default_n_boosts(posts: pd.DataFrame) -> int:
 def current_split(posts: pd.DataFrame, platforms: Sequence[str], budget: float) -> dict[str, float]:
     """The budget split as the account has been spending lately (last 4 weeks of the data).
 
-    Used as "the plan in use" for the max-change limit. Platforms without recent spend get 0; with no
-    spend at all the split is even.
+    Used as "the plan in use" for the max-change limit. Platforms without recent spend get 0; with
+    no spend at all the split is even.
     """
-    spend = pd.to_numeric(posts.get(C.SPEND), errors="coerce").fillna(0.0)
+    spend = pd.to_numeric(posts[C.SPEND], errors="coerce").fillna(0.0)
     frame = pd.DataFrame({"platform": posts[C.PLATFORM].astype(str), "spend": spend})
     if C.POSTED_AT in posts:
         t = pd.to_datetime(posts[C.POSTED_AT], errors="coerce")
@@ -90,10 +89,12 @@ def current_split(posts: pd.DataFrame, platforms: Sequence[str], budget: float) 
     by = frame.groupby("platform")["spend"].sum().reindex(list(platforms), fill_value=0.0)
     if float(by.sum()) <= 0:
         return {p: budget / len(platforms) for p in platforms}
-    return {p: float(budget * v / by.sum()) for p, v in by.items()}
+    return {str(p): float(budget * v / by.sum()) for p, v in by.items()}
 
 
-def settings_for(inputs: PlanInputs, previous: Mapping[str, float] | None, platforms: Sequence[str]) -> Any:
+def settings_for(
+    inputs: PlanInputs, previous: Mapping[str, float] | None, platforms: Sequence[str]
+) -> Any:
     """The :class:`amplify.pipeline.RecommendSettings` of the page's inputs (validated)."""
     from amplify.pipeline import RecommendSettings
 
@@ -103,14 +104,16 @@ def settings_for(inputs: PlanInputs, previous: Mapping[str, float] | None, platf
         if p in platforms and (lim.min > 0 or lim.max is not None or lim.lock is not None)
     }
     use_prev = previous is not None and inputs.max_change is not None
-    return RecommendSettings(
-        budget=inputs.budget,
-        platforms=limits,
-        max_change=inputs.max_change if use_prev else None,
-        previous=dict(previous) if use_prev and previous is not None else None,
-        target_cpa=inputs.target_cpa,
-        policy=inputs.policy,
-        seed=inputs.seed,
+    return RecommendSettings.model_validate(
+        {
+            "budget": inputs.budget,
+            "platforms": limits,
+            "max_change": inputs.max_change if use_prev else None,
+            "previous": dict(previous) if use_prev and previous is not None else None,
+            "target_cpa": inputs.target_cpa,
+            "policy": inputs.policy,
+            "seed": inputs.seed,
+        }
     )
 
 
@@ -127,8 +130,9 @@ def plan_constraints(
 def plan_for(curves: Any, inputs: PlanInputs, previous: Mapping[str, float] | None = None) -> Any:
     """The plan for ``inputs`` on already computed response ``curves`` (no model, no refit).
 
-    Raises :class:`amplify.pipeline.SettingsError` / ``pydantic.ValidationError`` / ``ConstraintError``
-    with a readable message when the limits cannot be met (e.g. minimums above the budget).
+    Raises :class:`amplify.pipeline.SettingsError` / ``pydantic.ValidationError`` /
+    ``ConstraintError`` with a readable message when the limits cannot be met (e.g. minimums above
+    the budget).
     """
     from amplify.allocate import get_policy, make_plan
 
@@ -185,7 +189,7 @@ def plan_export(plan: Any) -> pd.DataFrame:
 
 
 def plan_document(plan: Any, inputs: PlanInputs, dataset: str) -> dict[str, Any]:
-    """The JSON download: the plan (per platform, per arm, total, warnings) and what it was asked."""
+    """The JSON download: the plan (per platform, arm, total, warnings) and what was asked."""
     return {
         "dataset": dataset,
         "inputs": {

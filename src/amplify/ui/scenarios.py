@@ -58,7 +58,7 @@ def default_specs() -> list[Spec]:
 
 
 def to_scenario(spec: Spec, base_budget: float) -> Any:
-    """The validated :class:`amplify.scenarios.Scenario` for ``spec`` (raises ``ValidationError``)."""
+    """The validated :class:`amplify.scenarios.Scenario` of ``spec`` (or ``ValidationError``)."""
     from amplify.scenarios import Scenario
 
     kwargs: dict[str, Any] = {"name": spec.name}
@@ -74,7 +74,9 @@ def to_scenario(spec: Spec, base_budget: float) -> Any:
     return Scenario(**kwargs)
 
 
-def run_compare(curves: Any, specs: Sequence[Spec], base_constraints: Any, seed: int = 0) -> pd.DataFrame:
+def run_compare(
+    curves: Any, specs: Sequence[Spec], base_constraints: Any, seed: int = 0
+) -> pd.DataFrame:
     """:func:`amplify.scenarios.compare` on the page's specs (baseline first)."""
     from amplify.scenarios import compare
 
@@ -88,7 +90,7 @@ def totals(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def summary_table(table: pd.DataFrame, specs: Sequence[Spec] = ()) -> pd.DataFrame:
-    """The side-by-side comparison as readable text: one row per scenario, every number with its range."""
+    """The side-by-side comparison as text: one row per scenario, each number with its range."""
     what = {s.name: s.describe() for s in specs}
     rows = []
     for _, r in totals(table).iterrows():

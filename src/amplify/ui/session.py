@@ -1,8 +1,7 @@
-"""Streamlit glue shared by the pages: the active dataset, the shared model cache, fitting with progress.
-
-Per-session values live in ``st.session_state`` (keys in :mod:`amplify.ui.state`); the only object shared
-between sessions is the :class:`~amplify.ui.cache.ModelCache` returned by :func:`model_cache`, whose entries
-are read-only.
+"""Streamlit glue shared by the pages: the active dataset, the model cache, fitting with progress.
+ Per-session values live in ``st.session_state`` (keys in :mod:`amplify.ui.state`); the only object
+shared between sessions is the :class:`~amplify.ui.cache.ModelCache` returned by
+:func:`model_cache`, whose entries are read-only.
 """
 
 from __future__ import annotations
@@ -21,7 +20,7 @@ SAMPLE_NAME = "Sample account (bundled)"
 
 @st.cache_resource(show_spinner=False)
 def model_cache() -> ModelCache:
-    """The process-wide cache of fitted models (thread-safe; persisted under the cache directory)."""
+    """The process-wide cache of fitted models (thread-safe; persisted in the cache directory)."""
     return ModelCache(default_cache_dir())
 
 
@@ -40,7 +39,7 @@ def set_dataset(posts: pd.DataFrame, name: str) -> None:
     st.session_state[S.MODEL_KEY] = None
     st.session_state[S.LAST_PLAN] = None
     st.session_state[S.SCENARIOS] = []
-    for key in S.platform_widget_keys() + [S.BUDGET]:
+    for key in [*S.platform_widget_keys(), S.BUDGET]:
         st.session_state.pop(key, None)
 
 
@@ -64,9 +63,10 @@ def active_posts() -> pd.DataFrame:
 
 
 def fitted() -> FittedEntry | None:
-    """The fitted model of the active data: the one fitted in this session, else any saved fit of it.
+    """The fitted model of the active data: this session's fit, else any saved fit of the data.
 
-    A full fit is preferred over a fast one when both exist (e.g. fitted earlier, or by another session).
+    A full fit is preferred over a fast one when both exist (e.g. fitted earlier, or by another
+    session).
     """
     cache = model_cache()
     key = st.session_state.get(S.MODEL_KEY)

@@ -1,9 +1,8 @@
-"""The Simulate page's experiment: allocation policies on a simulated world, scored against the oracle.
-
-Each policy plays the same :class:`~amplify.simulate.CampaignWorld` (same seed, so the same daily shocks and
-noise) through :func:`amplify.campaign.simulate_rounds`, learning with the fast online learner of
-:mod:`amplify.learn`. The oracle knows the true curves and splits each day's budget perfectly; a policy's
-regret is the expected conversions it lost against the oracle, day by day.
+"""The Simulate page's experiment: policies on a simulated world, scored against the oracle.
+ Each policy plays the same :class:`~amplify.simulate.CampaignWorld` (same seed, so the same daily
+shocks and noise) through :func:`amplify.campaign.simulate_rounds`, learning with the fast online
+learner of :mod:`amplify.learn`. The oracle knows the true curves and splits each day's budget
+perfectly; a policy's regret is the expected conversions it lost against the oracle, day by day.
 """
 
 from __future__ import annotations
@@ -19,6 +18,12 @@ POLICY_LABELS: dict[str, str] = {
     "thompson": "Thompson sampling (amplify)",
     "greedy": "Greedy (posterior mean)",
     "uniform": "Uniform split",
+}
+#: Colours of the policies in the regret chart (amplify's stands out; baselines are muted).
+POLICY_COLORS: dict[str, str] = {
+    POLICY_LABELS["thompson"]: "#D62728",
+    POLICY_LABELS["greedy"]: "#1F77B4",
+    POLICY_LABELS["uniform"]: "#9E9E9E",
 }
 VARIANTS: dict[str, str] = {
     "stationary": "Stable world",
@@ -46,12 +51,12 @@ def run_policies(
     history_days: int = 7,
     n_draws: int = 128,
 ) -> SimulationResult:
-    """Play each policy for ``days`` days on the same simulated world and score it against the oracle.
+    """Play each policy for ``days`` days on the same simulated world; score it against the oracle.
 
     Returns
     -------
     SimulationResult
-        ``daily``: ``day, policy, expected, oracle, regret, cum_regret`` (conversions, true expectations);
+        ``daily``: ``day, policy, expected, oracle, regret, cum_regret`` (true expectations);
         ``summary``: ``policy, conversions, oracle, pct_of_oracle, regret, churn_pct`` (share of the
         budget moved per day), ordered best first.
     """
@@ -98,7 +103,9 @@ def run_policies(
             )
         )
         spend = np.asarray(out["spend_set"], dtype=float)
-        churn = np.abs(np.diff(spend, axis=0)).sum(axis=1).mean() / 2.0 / budget if days > 1 else 0.0
+        churn = (
+            np.abs(np.diff(spend, axis=0)).sum(axis=1).mean() / 2.0 / budget if days > 1 else 0.0
+        )
         rows.append(
             {
                 "policy": label,

@@ -6,7 +6,7 @@ never share mutable state); tests drive widgets by the same keys.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Mapping
 from typing import Any, Final
 
 from amplify.constants import PLATFORMS
@@ -84,7 +84,7 @@ def lock_amount_key(platform: str) -> str:
     return f"plan_lock_amount_{platform}"
 
 
-def init_session(state: MutableMapping[str, Any]) -> None:
+def init_session(state: Any) -> None:
     """Give a new session its empty defaults (never overwrites what a session already holds)."""
     defaults: dict[str, Any] = {
         POSTS: None,
@@ -108,7 +108,7 @@ def platform_widget_keys() -> list[str]:
     return [f(p) for p in PLATFORMS for f in (min_key, max_key, lock_key, lock_amount_key)]
 
 
-# --- fit settings ----------------------------------------------------------------------------------
+# --- fit settings ---------------------------------------------------------------------------------
 #: Environment variable that makes every fit small (tests, CI, demos on a laptop): still a real fit.
 FAST_FIT_ENV: Final = "AMPLIFY_FAST_FIT"
 
@@ -116,7 +116,7 @@ FAST_FIT_ENV: Final = "AMPLIFY_FAST_FIT"
 def fit_settings(fast: bool, environ: Mapping[str, str] | None = None) -> dict[str, Any]:
     """Sampler settings (``amplify.model.SamplerConfig`` fields) for the app's two fit modes.
 
-    ``fast`` is the "first look": a variational approximation (seconds). Otherwise NUTS with two chains.
+    ``fast`` is the "first look": a variational approximation (seconds); otherwise NUTS, 2 chains.
     With ``AMPLIFY_FAST_FIT=1`` in ``environ`` both modes shrink (fewer draws) so tests stay quick.
     """
     env = os.environ if environ is None else environ
@@ -125,4 +125,11 @@ def fit_settings(fast: bool, environ: Mapping[str, str] | None = None) -> dict[s
         return {"method": "advi", "draws": 200 if tiny else 1000, "seed": 0}
     if tiny:
         return {"method": "nuts", "draws": 100, "tune": 100, "chains": 2, "seed": 0}
-    return {"method": "nuts", "draws": 1000, "tune": 1000, "chains": 2, "target_accept": 0.9, "seed": 0}
+    return {
+        "method": "nuts",
+        "draws": 1000,
+        "tune": 1000,
+        "chains": 2,
+        "target_accept": 0.9,
+        "seed": 0,
+    }

@@ -38,7 +38,7 @@ def summary(posts: pd.DataFrame) -> None:
     c[0].metric("Posts", f"{len(posts):,}")
     c[1].metric("Boosted", f"{int(boosted.sum()):,}")
     c[2].metric("Candidates (not boosted)", f"{int((~boosted).sum()):,}")
-    spend = pd.to_numeric(posts.get(C.SPEND), errors="coerce")
+    spend = pd.to_numeric(posts[C.SPEND], errors="coerce")
     c[3].metric("Spend so far", f"${float(spend.fillna(0).sum()):,.0f}")
     by = (
         posts.assign(_boosted=boosted)
@@ -68,8 +68,9 @@ def upload_section() -> None:
     limit = float(st.get_option("server.maxUploadSize") or DEFAULT_LIMIT_MB)
     st.subheader("Upload your own export")
     st.caption(
-        f"A CSV with one row per post: a Meta Ads Manager or TikTok Ads Manager export, or any table "
-        f"(map its columns below). Files up to **{limit:g} MB**; larger files are refused — export a "
+        "A CSV with one row per post: a Meta Ads Manager or TikTok Ads Manager export, or any "
+        f"table (map its columns below). Files up to **{limit:g} MB**; larger files are refused — "
+        "export a "
         "shorter date range."
     )
     source_label = st.selectbox("What kind of file is it?", list(SOURCES), key=S.SOURCE)
@@ -89,7 +90,9 @@ def upload_section() -> None:
         grid = st.columns(3)
         for i, (canonical, label) in enumerate(MAPPABLE.items()):
             options = [NONE, *cols]
-            guess = next((h for h in cols if h.strip().lower().replace(" ", "_") == canonical), NONE)
+            guess = next(
+                (h for h in cols if h.strip().lower().replace(" ", "_") == canonical), NONE
+            )
             key = S.mapping_key(canonical)
             if key not in st.session_state or st.session_state[key] not in options:
                 st.session_state[key] = guess

@@ -25,8 +25,10 @@ def fit_controls() -> None:
     )
     fast = st.session_state[S.FIT_MODE] == S.FIT_FAST
     if fast:
-        st.caption("⚡ **Fast first look (approximate)** — good for exploring; run a full fit before "
-                   "committing budget.")
+        st.caption(
+            "⚡ **Fast first look (approximate)** — good for exploring; run a full fit before "
+            "committing budget."
+        )
     if st.button("Fit the model", key=S.FIT_BUTTON, type="primary"):
         session.fit_with_progress(fast=fast)
 
@@ -106,7 +108,8 @@ def render() -> None:
         st.info("Every post in the data is already boosted: no candidates to rank.")
         return
     st.caption(
-        "Candidate (not yet boosted) posts ranked by expected conversions per $100 of boost, with 80% "
+        "Candidate (not yet boosted) posts ranked by expected conversions per $100 of boost, "
+        "with 80% "
         "intervals and the probability of being in the top 10%."
     )
     st.dataframe(candidates_table(ranked), hide_index=True, key="candidates_table")

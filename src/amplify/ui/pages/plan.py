@@ -1,5 +1,5 @@
-"""Plan page: budget and limits in, the recommended split with its uncertainty out (re-plans on every
-change without refitting: the response curves come from the cached fitted model)."""
+"""Plan page: budget and limits in, the recommended split with its uncertainty out (re-plans on
+every change without refitting: the response curves come from the cached fitted model)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from amplify.plotting import interval_chart
 from amplify.ui import planning, session
 from amplify.ui import state as S
 from amplify.ui.guard import page_guard
+from amplify.ui.record import default_ledger_path, plan_in_use, record_plan
 from amplify.ui.tables import to_csv_bytes, to_json_bytes
 
 
@@ -33,7 +34,9 @@ def limits_inputs(platforms: list[str], budget: float) -> dict[str, planning.Lim
                 disabled=not locked,
             )
             limits[p] = planning.Limits(
-                min=float(lo), max=float(hi) if hi > 0 else None, lock=float(amount) if locked else None
+                min=float(lo),
+                max=float(hi) if hi > 0 else None,
+                lock=float(amount) if locked else None,
             )
     return limits
 
@@ -64,18 +67,20 @@ def render() -> None:
                 max_value=200,
                 step=1,
                 key=S.N_BOOSTS,
-                help="How many posts each platform's budget is spread over (more posts saturate less).",
+                help="How many posts each platform's budget is spread over "
+                "(more posts saturate less).",
             )
         )
         max_change = st.slider(
-            "Max change vs current split (% of budget)",
+            "Max change vs the plan in use (% of budget)",
             min_value=0,
             max_value=100,
             value=0,
             step=5,
             key=S.MAX_CHANGE,
             help="0 = no limit. Ad platforms re-learn after big budget edits: limit how far each "
-            "platform may move from the split you spend today.",
+            "platform may move from the plan in use (the last plan you recorded with 'Use this "
+            "plan', else your recent spend split).",
         )
         cpa = st.number_input(
             "CPA target ($, 0 = none)",
@@ -98,7 +103,9 @@ def render() -> None:
         target_cpa=cpa or None,
         policy=planning.POLICIES[policy_label],
     )
-    previous = planning.current_split(posts, platforms, budget)
+    ledger = default_ledger_path()
+    in_use = plan_in_use(ledger, st.session_state[S.DATASET_ID])
+    previous = in_use or planning.current_split(posts, platforms, budget)
     with right:
         try:
             plan = planning.plan_for(curves, inputs, previous)
@@ -114,13 +121,16 @@ def render() -> None:
             f"{tot['conv_mean']:,.0f}",
             help="posterior mean",
         )
-        m[1].caption(f"80%: {tot['conv_p10']:,.0f} – {tot['conv_p90']:,.0f} · "
-                     f"95%: {tot['conv_p2_5']:,.0f} – {tot['conv_p97_5']:,.0f}")
+        m[1].caption(
+            f"80%: {tot['conv_p10']:,.0f} – {tot['conv_p90']:,.0f} · "
+            f"95%: {tot['conv_p2_5']:,.0f} – {tot['conv_p97_5']:,.0f}"
+        )
         m[2].metric("Cost per conversion", f"${tot['cpa_mean']:,.2f}")
         m[2].caption(f"80%: ${tot['cpa_p10']:,.2f} – ${tot['cpa_p90']:,.2f}")
         st.table(planning.plan_table(plan))
         st.caption(
-            "Ranges are posterior intervals (80% and 95%): the plan's outcome is uncertain and these "
+            "Ranges are posterior intervals (80% and 95%): the plan's outcome is uncertain and "
+            "these "
             "say how much. Marginal CPA: what the next conversion would cost on that platform. "
             "P(best for next $): how likely that platform is the best place for one more dollar."
         )
@@ -141,7 +151,17 @@ def render() -> None:
         )
         for w in plan.warnings:
             st.warning(w)
-        d = st.columns(2)
+        d = st.columns(3)
+        if d[2].button("Use this plan (record it)", key="record_plan"):
+            constraints = planning.plan_constraints(curves, inputs, previous)
+            round_ = record_plan(
+                ledger,
+                st.session_state[S.DATASET_ID],
+                st.session_state[S.DATASET_NAME],
+                plan,
+                constraints.model_dump(mode="json"),
+            )
+            st.success(f"Recorded as round {round_} in the ledger ({ledger}).")
         d[0].download_button(
             "Download plan (CSV)",
             to_csv_bytes(planning.plan_export(plan)),

@@ -30,7 +30,9 @@ def builder(platforms: list[str], budget: float) -> None:
         )
         c[3].caption(f"Baseline budget: ${budget:,.0f}")
         c = st.columns(4)
-        shock_p = c[0].selectbox("Shock a platform", [NONE, *platforms, sc.ALL], key=S.SC_SHOCK_PLATFORM)
+        shock_p = c[0].selectbox(
+            "Shock a platform", [NONE, *platforms, sc.ALL], key=S.SC_SHOCK_PLATFORM
+        )
         cpm = c[1].slider("CPM change (%)", -50, 100, 0, 5, key=S.SC_CPM)
         cvr = c[2].slider("Conversion-rate change (%)", -50, 100, 0, 5, key=S.SC_CVR)
         c[3].caption("CPM +20%: each dollar buys 1/1.2 the impressions.")
@@ -80,8 +82,10 @@ def render() -> None:
 
     specs = [sc.Spec(**d) for d in st.session_state[S.SCENARIOS]]
     if level == "platform" and any(s.top_n for s in specs):
-        st.info("'Only the top N posts' applies when splitting over candidate posts; here it keeps "
-                "the top N platforms.")
+        st.info(
+            "'Only the top N posts' applies when splitting over candidate posts; here it keeps "
+            "the top N platforms."
+        )
     c = st.columns([4, 1])
     c[0].markdown("**What-ifs:** " + "; ".join(f"*{s.name}* ({s.describe()})" for s in specs))
     if c[1].button("Clear what-ifs", key=S.SC_CLEAR):

@@ -8,7 +8,7 @@ import streamlit as st
 from amplify.plotting import regret_chart
 from amplify.ui import state as S
 from amplify.ui.guard import page_guard
-from amplify.ui.simulation import VARIANTS, run_policies
+from amplify.ui.simulation import POLICY_COLORS, VARIANTS, run_policies
 
 
 def render() -> None:
@@ -39,7 +39,7 @@ def render() -> None:
         st.session_state[S.SIM_RESULT] = (args, res)
     _, res = st.session_state[S.SIM_RESULT]
 
-    st.altair_chart(regret_chart(res.daily), width="stretch")
+    st.altair_chart(regret_chart(res.daily, colors=POLICY_COLORS), width="stretch")
     summary = res.summary.rename(
         columns={
             "policy": "Policy",
