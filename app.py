@@ -29,7 +29,8 @@ nav = st.navigation(
     ]
 )
 
-nav.run()
+with page_guard("showing this page"):  # each page guards itself too; this catches the rest
+    nav.run()
 
 # The sidebar is drawn after the page so it shows what the page just did (e.g. a new upload).
 with st.sidebar:

@@ -42,9 +42,14 @@ def test_greedy_is_the_posterior_mean_optimum(curves) -> None:
 def test_thompson_without_smoothing_plays_the_sampled_draws_optimum(curves) -> None:
     c = Constraints(budget=3000.0)
     rng = np.random.default_rng(5)
-    s = ThompsonPolicy(smoothing=1.0).allocate(curves, c, rng)
+    s = ThompsonPolicy(batch=1, smoothing=1.0).allocate(curves, c, rng)
     d = int(np.random.default_rng(5).choice(curves.n_draws, size=1)[0])
     np.testing.assert_allclose(s, solve(curves, c, draw=d), rtol=1e-9, atol=1e-6)
+    # a batch plays the average of its draws' optima
+    s2 = ThompsonPolicy(batch=2, smoothing=1.0).allocate(curves, c, np.random.default_rng(5))
+    d2 = np.random.default_rng(5).choice(curves.n_draws, size=2, replace=False)
+    mean = np.mean([solve(curves, c, draw=int(i)) for i in d2], axis=0)
+    np.testing.assert_allclose(s2, mean, rtol=1e-9, atol=1e-6)
 
 
 def test_thompson_explores_greedy_does_not(curves) -> None:
@@ -73,7 +78,7 @@ def _run(policy: Policy, curves, days: int = 30, budget: float = 3000.0) -> list
 
 
 def test_smoothing_brings_daily_churn_under_five_percent(curves) -> None:
-    plain = np.mean(_run(ThompsonPolicy(smoothing=1.0), curves))
+    plain = np.mean(_run(ThompsonPolicy(batch=1, smoothing=1.0), curves))
     smooth = np.mean(_run(ThompsonPolicy(), curves))  # the default smoothing
     assert plain > 0.08  # plain Thompson sampling reshuffles a lot
     assert smooth <= 0.05
@@ -81,7 +86,7 @@ def test_smoothing_brings_daily_churn_under_five_percent(curves) -> None:
 
 
 def test_batch_averaging_calms_the_target(curves) -> None:
-    one = np.mean(_run(ThompsonPolicy(smoothing=1.0), curves, days=20))
+    one = np.mean(_run(ThompsonPolicy(batch=1, smoothing=1.0), curves, days=20))
     four = np.mean(_run(ThompsonPolicy(batch=4, smoothing=1.0), curves, days=20))
     assert four < one
 

@@ -262,3 +262,16 @@ def test_posterior_mean_solve_is_fast_enough_for_many_draws() -> None:
     t = time.perf_counter()
     solve(curves, c)
     assert time.perf_counter() - t < 1.0
+
+
+def test_batched_draws_under_a_cpa_target_match_one_at_a_time() -> None:
+    """Rows of a batch where the target binds and rows where it does not are independent."""
+    curves = synthetic_curves(3, 200, seed=14, spread=0.6)
+    c = Constraints(budget=2500.0, target_cpa=45.0)
+    draws = list(range(12))
+    batch = solve_draws(curves, c, draws)
+    single = np.array([solve(curves, c, draw=d) for d in draws])
+    np.testing.assert_allclose(batch, single, rtol=1e-8, atol=1e-6)
+    spent = batch.sum(axis=1)
+    assert (spent < 2500.0 - 1e-6).any()
+    assert (spent > 2500.0 - 1e-6).any()  # both kinds of rows are in the batch

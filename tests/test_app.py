@@ -89,7 +89,10 @@ def test_data_page_starts_on_the_sample_account() -> None:
     assert metrics["Posts"] == f"{len(sample):,}"
     assert metrics["Boosted"] == f"{int(sample['boosted'].sum()):,}"
     assert "Sample account" in sidebar_text(at)
-    assert any("50 MB" in c.value for c in at.caption)  # the upload limit is stated
+    from streamlit import config
+
+    limit = f"{config.get_option('server.maxUploadSize'):g} MB"  # 50 MB from .streamlit/config.toml
+    assert any(limit in c.value for c in at.caption)  # the upload limit is stated
     assert not at.error
 
 
@@ -278,3 +281,28 @@ def test_simulate_page_shows_regret_of_thompson_vs_baselines() -> None:
     regret = res.summary.set_index("policy")["regret"]
     assert regret["Uniform split"] > regret["Thompson sampling (amplify)"]
     assert len(at.get("vega_lite_chart")) == 1
+
+
+# --- never a traceback ---------------------------------------------------------------------------
+def _failing_page() -> None:
+    import streamlit as st
+
+    from amplify.errors import DataError, Problem
+    from amplify.ui.guard import page_guard
+
+    with page_guard("doing the first thing"):
+        raise RuntimeError("boom\nwith a second line")
+    with page_guard("doing the second thing"):
+        raise DataError([Problem("x.csv", 4, "clicks", "clicks above impressions", "check row 4")])
+    st.write("still running")
+
+
+def test_errors_become_short_messages_never_tracebacks() -> None:
+    at = AppTest.from_function(_failing_page, default_timeout=30).run()
+    assert not at.exception
+    messages = [e.value for e in at.error]
+    assert "Something went wrong while doing the first thing: boom" in messages
+    assert any("doing the second thing" in m for m in messages)
+    problems = dataframe_with(at, "fix")
+    assert problems.iloc[0].tolist() == ["4", "clicks", "clicks above impressions", "check row 4"]
+    assert at.markdown[-1].value == "still running"

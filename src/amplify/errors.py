@@ -68,6 +68,10 @@ class AmplifyError(Exception):
     """Base class of the errors amplify raises on purpose."""
 
 
+class ConstraintError(AmplifyError, ValueError):
+    """Constraints that cannot all hold; the message names the platform, the numbers and the fix."""
+
+
 class DataError(AmplifyError, ValueError):
     """Input data that cannot be used; carries every problem found, not just the first.
 

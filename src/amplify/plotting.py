@@ -178,19 +178,24 @@ def interval_chart(
     if color is not None:
         data["color"] = df[color].astype(str).to_numpy()
     order = list(dict.fromkeys(data["label"]))
-    enc: dict[str, object] = {"y": alt.Y("label:N", sort=order, title=None)}
+    enc: dict[str, object] = {
+        "y": alt.Y("label:N", sort=order, title=None, axis=alt.Axis(labelLimit=240))
+    }
     if color is not None:
         enc["color"] = alt.Color("color:N", scale=color_scale(list(data["color"])), title=None)
     base = alt.Chart(data).encode(**enc)  # type: ignore[arg-type]
+    xscale = alt.Scale(zero=zero_rule, nice=True)
     layers: list[alt.Chart] = []
     if lo95 and hi95:
         layers.append(
-            base.mark_rule(size=1.5).encode(x=alt.X("lo95:Q", title=x_title), x2="hi95:Q")
+            base.mark_rule(size=1.5).encode(
+                x=alt.X("lo95:Q", title=x_title, scale=xscale), x2="hi95:Q"
+            )
         )
     if lo80 and hi80:
         layers.append(
             base.mark_rule(size=6, opacity=0.6).encode(
-                x=alt.X("lo80:Q", title=x_title), x2="hi80:Q"
+                x=alt.X("lo80:Q", title=x_title, scale=xscale), x2="hi80:Q"
             )
         )
     tooltip = [
@@ -200,7 +205,7 @@ def interval_chart(
     ]
     layers.append(
         base.mark_point(filled=True, size=90).encode(
-            x=alt.X("mean:Q", title=x_title),
+            x=alt.X("mean:Q", title=x_title, scale=xscale),
             tooltip=[alt.Tooltip("label:N", title=label), *tooltip],
         )
     )

@@ -27,7 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from amplify.constants import PLATFORM_ALIASES, PLATFORMS
 from amplify.curves import ResponseCurves
-from amplify.errors import AmplifyError
+from amplify.errors import ConstraintError
 
 __all__ = [
     "Compiled",
@@ -43,10 +43,6 @@ IntArray = NDArray[np.int64]
 
 #: Relative slack when comparing sums of money (rounding of user input).
 _REL = 1e-9
-
-
-class ConstraintError(AmplifyError, ValueError):
-    """Constraints that cannot all hold; the message names the platform, the numbers and the fix."""
 
 
 def _money(x: float) -> str:
@@ -434,8 +430,8 @@ def compile_constraints(curves: ResponseCurves, c: Constraints) -> Compiled:
             close = difflib.get_close_matches(unknown[0], list(curves.arms), n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             notes.append(
-                f"previous: no arm of the previous plan is in the curves (e.g. {unknown[0]!r}{hint});"
-                " every arm counts as new"
+                f"previous: no arm of the previous plan is in the curves (e.g. "
+                f"{unknown[0]!r}{hint}); every arm counts as new"
             )
         previous = np.array([float(c.previous.get(a, 0.0)) for a in curves.arms])
     if c.max_change is not None and previous is not None:

@@ -7,8 +7,9 @@ policy optimises (see :mod:`.solve`) and respects every constraint.
 * :class:`ThompsonPolicy` (the default): sample a posterior draw, solve it exactly, and move part of
   the way there from yesterday's plan. Knobs: ``batch`` (draws averaged: a calmer target),
   ``smoothing`` (fraction of the way to move each day: plain Thompson sampling reshuffles 12-17% of
-  the budget daily; 0.3 brings that to ~3-5%), ``explore_cap`` (at most this fraction of the budget
-  may differ from the greedy plan: explore where it is cheap).
+  the budget daily; the defaults, two draws and half the way, bring that to ~3-5% while keeping its
+  exploration), ``explore_cap`` (at most this fraction of the budget may differ from the greedy
+  plan: explore where it is cheap).
 * :class:`GreedyPolicy`: the exact best split for the posterior-mean curve (no exploration).
 * :class:`EpsilonGreedyPolicy`: greedy, but a random feasible split with probability ``eps``.
 * :class:`UCBPolicy`: optimistic: each arm's curve is the posterior draw whose conversions at the
@@ -111,8 +112,8 @@ class ThompsonPolicy:
         :mod:`.objectives` weights (default conversions; revenue under a ROAS target).
     """
 
-    batch: int = 1
-    smoothing: float = 0.3
+    batch: int = 2
+    smoothing: float = 0.5
     explore_cap: float | None = None
     objective: Weights | None = None
     name: str = "thompson"

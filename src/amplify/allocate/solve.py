@@ -138,10 +138,8 @@ class _Mixture:
         self.h0, self.dh0 = self._h(np.zeros(self.b.shape[0]))
         self.dead = ~np.isfinite(self.h0)
 
-    def _h(
-        self, s: FloatArray, arms: IntArray | None = None
-    ) -> tuple[FloatArray, FloatArray]:
-        """``h(s) = m(s) ** -0.5`` and its derivative, for ``s`` of shape (n,) (or ``arms`` only)."""
+    def _h(self, s: FloatArray, arms: IntArray | None = None) -> tuple[FloatArray, FloatArray]:
+        """``h(s) = m(s) ** -0.5`` and its derivative for ``s`` of shape (n,) (or ``arms`` only)."""
         if arms is None:
             b, bk, inv_k = self.b, self.bk, self.inv_k
         else:
@@ -303,10 +301,7 @@ def _fill(
         s_inf = np.where(short[:, None], cap, sb)
         _, _, t_inf = totals(s_inf, np.zeros_like(s_inf))
         b_inf = np.where(short, s_inf[:, singles].sum(axis=1) + t_inf.sum(axis=1), bb)
-        ya = np.where(short, yb, ya)
-        sa = np.where(short[:, None], sb, sa)
-        ta = np.where(short[:, None], tb, ta)
-        ba = np.where(short, bb, ba)
+        ya, sa, ta, ba = _take(short, yb, sb, tb, bb, ya, sa, ta, ba)
         sb, tb, bb = s_inf, np.where(short[:, None], t_inf, tb), b_inf
         done = done | short
     if floor_level is not None:
@@ -316,17 +311,11 @@ def _fill(
         stop = ~done & (bf <= total + tol)
         if stop.any():
             # the target binds: spend where the marginal return reaches it
-            ya = np.where(stop, yf, ya)
-            sa = np.where(stop[:, None], sf, sa)
-            ta = np.where(stop[:, None], tf, ta)
-            ba = np.where(stop, bf, ba)
-            sb, tb, bb = sa, ta, ba
+            ya, sa, ta, ba = _take(stop, yf, sf, tf, bf, ya, sa, ta, ba)
+            yb, sb, tb, bb = _take(stop, yf, sf, tf, bf, yb, sb, tb, bb)
             done = done | stop
         lower = ~done & (yf < yb)
-        yb = np.where(lower, yf, yb)
-        sb = np.where(lower[:, None], sf, sb)
-        tb = np.where(lower[:, None], tf, tb)
-        bb = np.where(lower, bf, bb)
+        yb, sb, tb, bb = _take(lower, yf, sf, tf, bf, yb, sb, tb, bb)
 
     # --- jumps (arms switching on at their minimum): find the jump-free stretch with the root ---
     active = ~done
@@ -402,7 +391,7 @@ def _fill(
 
 
 def _take(
-    mask: FloatArray,
+    mask: NDArray[np.bool_],
     y: FloatArray,
     s: FloatArray,
     t: FloatArray,

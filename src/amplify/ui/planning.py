@@ -155,7 +155,7 @@ def plan_table(plan: Any, currency: str = "$") -> pd.DataFrame:
     rows = {}
     for name, r in pp.iterrows():
         rows[str(name)] = {
-            "Spend": money(r["spend"]),
+            "Spend": fmt_money(r["spend"], currency, cents=False),
             "Share": f"{100 * r['share']:.0f}%",
             "Conversions": fmt_count(r["conv_mean"]),
             "80% range": fmt_range(r["conv_p10"], r["conv_p90"]),
@@ -166,7 +166,7 @@ def plan_table(plan: Any, currency: str = "$") -> pd.DataFrame:
             "P(best for next $)": fmt_prob(r["prob_best"]),
         }
     rows["Total"] = {
-        "Spend": money(tot["spend"]),
+        "Spend": fmt_money(tot["spend"], currency, cents=False),
         "Share": "100%" if tot["spend"] > 0 else "0%",
         "Conversions": fmt_count(tot["conv_mean"]),
         "80% range": fmt_range(tot["conv_p10"], tot["conv_p90"]),

@@ -99,7 +99,7 @@ def summary_table(table: pd.DataFrame, specs: Sequence[Spec] = ()) -> pd.DataFra
             {
                 "Scenario": r["scenario"],
                 "What changes": "the plan as it stands" if base else what.get(r["scenario"], ""),
-                "Spend": fmt_money(r["spend"]),
+                "Spend": fmt_money(r["spend"], cents=False),
                 "Conversions": fmt_count(r["conv_mean"]),
                 "80% range": fmt_range(r["conv_p10"], r["conv_p90"]),
                 "95% range": fmt_range(r["conv_p2_5"], r["conv_p97_5"]),
@@ -112,7 +112,10 @@ def summary_table(table: pd.DataFrame, specs: Sequence[Spec] = ()) -> pd.DataFra
                 "Note": r.get("note", "") or "",
             }
         )
-    return pd.DataFrame(rows).set_index("Scenario")
+    out = pd.DataFrame(rows).set_index("Scenario")
+    if not out["Note"].astype(bool).any():
+        out = out.drop(columns="Note")
+    return out
 
 
 def spend_table(table: pd.DataFrame) -> pd.DataFrame:

@@ -120,11 +120,15 @@ def problems_frame(error: BaseException | Iterable[Any]) -> pd.DataFrame:
 
 
 # --- number formatting ----------------------------------------------------------------------------
-def fmt_money(x: float | None, currency: str = "$") -> str:
-    """``1234.5`` → ``"$1,234"``; missing → ``"–"``."""
+def fmt_money(x: float | None, currency: str = "$", *, cents: bool | None = None) -> str:
+    """``1234.5`` → ``"$1,234"``; ``12.345`` → ``"$12.35"``; missing → ``"–"``.
+
+    ``cents`` forces (True) or drops (False) the cents; by default they show below 100.
+    """
     if x is None or not math.isfinite(float(x)):
         return "–"
-    return f"{currency}{float(x):,.0f}" if abs(float(x)) >= 100 else f"{currency}{float(x):,.2f}"
+    show = abs(float(x)) < 100 if cents is None else cents
+    return f"{currency}{float(x):,.2f}" if show else f"{currency}{float(x):,.0f}"
 
 
 def fmt_count(x: float | None) -> str:
