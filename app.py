@@ -1,5 +1,6 @@
 """amplify — the what-if app for growth marketers: where to put this week's boost budget.
- Run it with ``streamlit run app.py``. This file only sets up the page, the navigation and the
+
+Run it with ``streamlit run app.py``. This file only sets up the page, the navigation and the
 sidebar; each page is a script in ``src/amplify/ui/pages/`` and every computation lives in the
 ``amplify`` package.
 """

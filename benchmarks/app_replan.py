@@ -1,12 +1,13 @@
 """How long a what-if re-plan takes in the app, server-side, with a fitted sample-account model.
 
 Two numbers (target: ≤ 300 ms):
- - ``plan_ms``: :func:`amplify.ui.planning.plan_for` on the cached response curves — the computation
-a slider
-  change triggers (curves → constraints → policy → plan with all intervals);
+
+- ``plan_ms``: :func:`amplify.ui.planning.plan_for` on the cached response curves — what a slider
+  change computes (curves → constraints → policy → plan with all intervals);
 - ``rerun_ms``: a whole Streamlit rerun of the Plan page after a budget change (``AppTest``: script,
   widgets, plan, table and chart specs), i.e. everything the server does before sending the page.
- The model is fitted once (full NUTS fit by default, ``--fast`` for the approximate one) and saved
+
+The model is fitted once (full NUTS fit by default, ``--fast`` for the approximate one) and saved
 in the app's model cache, so a second run of this script — like a restarted app — does not refit.
 
 Run: ``.venv/bin/python benchmarks/app_replan.py [--fast] [--repeats 30]``;

@@ -1,5 +1,6 @@
 """Helpers for the end-to-end browser test: find or install chromium, run the app on a free port.
- Imported explicitly by ``tests/test_app_browser.py`` (not a conftest, so nothing here runs for
+
+Imported explicitly by ``tests/test_app_browser.py`` (not a conftest, so nothing here runs for
 other tests).
 """
 

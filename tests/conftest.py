@@ -15,4 +15,11 @@ settings.register_profile(
     max_examples=50,
     suppress_health_check=[HealthCheck.too_slow],
 )
+settings.register_profile(
+    "thorough",  # HYPOTHESIS_PROFILE=thorough: ten times the examples, to shake out rare cases
+    derandomize=True,
+    deadline=None,
+    max_examples=500,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "amplify"))

@@ -15,9 +15,10 @@ from amplify.curves import ResponseCurves
 
 FloatArray = NDArray[np.float64]
 
-#: Fast, reproducible property tests.
+#: Fast, reproducible property tests (as many examples as the loaded profile: 50 by default, more
+#: under ``HYPOTHESIS_PROFILE=thorough``).
 PROPS = settings(
-    max_examples=50,
+    max_examples=max(50, settings.default.max_examples),
     deadline=None,
     derandomize=True,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],

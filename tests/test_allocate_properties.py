@@ -59,6 +59,8 @@ def check_plan(curves: ResponseCurves, c: Constraints, s: np.ndarray) -> None:
     if c.step > 0:
         on_grid = np.abs(s / c.step - np.round(s / c.step)) <= 1e-6
         at_bound = (np.abs(s - comp.lo) <= tol) | (np.abs(s - comp.hi) <= tol)
+        if c.min_per_arm > 0:  # an arm held at the per-post minimum sits on a bound too
+            at_bound |= np.abs(s - c.min_per_arm) <= tol
         binding = sum(
             1
             for g in comp.groups
@@ -117,3 +119,43 @@ def test_cpa_target_spends_less_only_where_the_margin_is_too_expensive(
             if b.max is not None and s[plat == name].sum() >= b.upper - 1e-6 * c.budget:
                 room &= plat != name
         assert np.all(1.0 / marg[room] >= target * (1 - 1e-6))
+
+
+def _below_minimum_previous() -> tuple[ResponseCurves, Constraints]:
+    """Posts whose previous plan sits below the per-post minimum, with no room to change."""
+    curves = ResponseCurves(
+        arms=("facebook:p0", "instagram:p1", "tiktok:p2", "facebook:p3"),
+        beta=np.array([[0.04243579, 0.00925369, 0.00482399, 0.00538062]]),
+        k=np.array([[1053.38, 3133.11, 562.23, 1154.93]]),
+        platform=("facebook", "instagram", "tiktok", "facebook"),
+        max_observed_spend=np.array([4231.9, 6691.3, 1634.1, 2877.4]),
+    )
+    previous = {"facebook:p0": 5.94, "instagram:p1": 0.67, "tiktok:p2": 0.58, "facebook:p3": 2.81}
+    c = Constraints(budget=10.0, min_per_arm=1.25, max_change=0.0, previous=previous)
+    return curves, c
+
+
+@pytest.mark.parametrize("pol", [GreedyPolicy(), ThompsonPolicy()], ids=["greedy", "thompson"])
+def test_min_per_post_takes_precedence_over_max_change(pol: Policy) -> None:
+    # regression: max_change was widened without the 0-or-minimum rule, so the compiled boxes
+    # allowed (and greedy / Thompson returned) funded posts below the minimum
+    curves, c = _below_minimum_previous()
+    comp = compile_constraints(curves, c)
+    m = c.min_per_arm
+    assert np.all((comp.lo == 0) | (comp.lo >= m))
+    assert np.all((comp.hi == 0) | (comp.hi >= m))
+    assert any("min_per_arm" in note for note in comp.notes)
+    s = pol.allocate(curves, c, np.random.default_rng(0))
+    check_plan(curves, c, s)
+    assert s == pytest.approx([5.94, 1.25, 0.0, 2.81])  # the cheapest move to a feasible plan
+
+
+def test_bounds_the_minimum_per_post_cannot_add_up_to_are_refused() -> None:
+    curves, _ = _below_minimum_previous()
+    locked = Constraints(
+        budget=10.0,
+        bounds={"facebook": {"lock": 5.0}, "instagram": {"lock": 4.375}},
+        min_per_arm=1.25,
+    )
+    with pytest.raises(ConstraintError, match="min_per_arm"):
+        compile_constraints(curves, locked)  # tiktok would get 0.625: neither 0 nor >= 1.25

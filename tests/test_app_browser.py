@@ -1,5 +1,6 @@
 """End to end in a real headless Chromium: start the app, upload an export, plan, change the budget.
- Uses Debian's ``chromium`` (installed by the fixture with apt-get when missing and running as root;
+
+Uses Debian's ``chromium`` (installed by the fixture with apt-get when missing and running as root;
 skipped with the reason otherwise) driven by Playwright through ``executable_path`` (no ``playwright
 install``). Set ``AMPLIFY_SAVE_SCREENSHOT=1`` to also copy the plan screenshot to
 ``docs/screenshot_plan.png``.

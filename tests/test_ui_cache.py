@@ -1,5 +1,6 @@
 """The fitted-model cache (amplify.ui.cache): keys, memory + disk, one fit under concurrency.
- The model is a small JSON-serialisable stand-in fitted by a real (cheap) function: what is under
+
+The model is a small JSON-serialisable stand-in fitted by a real (cheap) function: what is under
 test is the cache, not the model.
 """
 

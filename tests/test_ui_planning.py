@@ -140,7 +140,8 @@ def test_simulation_scores_policies_against_the_oracle() -> None:
 
 
 def test_sessions_recording_plans_at_once_keep_the_ledger_consistent(
-    curves, tmp_path  # type: ignore[no-untyped-def]
+    curves,
+    tmp_path,  # type: ignore[no-untyped-def]
 ) -> None:
     import threading
 

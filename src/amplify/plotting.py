@@ -1,10 +1,10 @@
 """Figures shared by the app and the notebooks (Altair; never imports streamlit).
- Each figure has a pure data function (a tidy DataFrame, tested directly) and a chart function that
+
+Each figure has a pure data function (a tidy DataFrame, tested directly) and a chart function that
 draws it:
- - :func:`curve_bands` / :func:`response_curves_chart` — conversions vs spend per arm, posterior
-mean with 80%
-  and 95% credible bands, and the largest spend ever observed (beyond it the curve is an
-  extrapolation);
+
+- :func:`curve_bands` / :func:`response_curves_chart` — conversions vs spend per arm, posterior
+  mean with 80% and 95% credible bands, dashed beyond the largest spend observed (extrapolation);
 - :func:`interval_chart` — a forest plot of means with 80%/95% intervals (plans, scenarios, the
   organic→paid effect, candidate posts); :func:`scenario_chart` applies it to a scenario comparison;
 - :func:`regret_chart` — cumulative regret of allocation policies over days, with bands;

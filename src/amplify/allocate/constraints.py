@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import difflib
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,6 +43,8 @@ IntArray = NDArray[np.int64]
 
 #: Relative slack when comparing sums of money (rounding of user input).
 _REL = 1e-9
+#: Relative slack of widened soft boxes (well inside the solver's, which is ``1e-9``).
+_SOFT_REL = 1e-12
 
 
 def _money(x: float) -> str:
@@ -343,6 +345,96 @@ def _range(
     return least, most
 
 
+def _merge(spans: list[tuple[float, float]], tol: float) -> list[tuple[float, float]]:
+    """Union of closed intervals, as sorted disjoint intervals (gaps up to ``tol`` closed)."""
+    out: list[tuple[float, float]] = []
+    for a, b in sorted(spans):
+        if out and a <= out[-1][1] + tol:
+            out[-1] = (out[-1][0], max(out[-1][1], b))
+        else:
+            out.append((a, b))
+    return out
+
+
+def _reachable(
+    lo: FloatArray,
+    hi: FloatArray,
+    m: float,
+    groups: Sequence[Group],
+    singles: IntArray,
+    tol: float,
+) -> list[tuple[float, float]]:
+    """Plan totals reachable within boxes when an arm gets 0 or at least ``m`` (disjoint intervals).
+
+    An arm with lower bound 0 takes 0 or ``[m, hi]``; with ``k`` of a group's such arms funded its
+    sum spans ``[forced lo + k m, forced hi + the k largest hi]`` (intervals sharing their lower end
+    nest, so this is exact), cut to the group's bounds; groups add up (Minkowski sums).
+    """
+    parts: list[tuple[IntArray, float, float]] = [(singles, 0.0, math.inf)]
+    parts += [(g.arms, g.lo, g.hi) for g in groups]
+    total: list[tuple[float, float]] = [(0.0, 0.0)]
+    for arms, g_lo, g_hi in parts:
+        l_a, h_a = lo[arms], hi[arms]
+        free = (l_a <= 0) & (h_a >= m)
+        fixed = ~free & (l_a > 0)  # a box inside [0, m) that is not forced gets nothing
+        f_lo, f_hi = float(l_a[fixed].sum()), float(h_a[fixed].sum())
+        tops = np.concatenate([[0.0], np.cumsum(np.sort(h_a[free])[::-1])])
+        spans = [
+            (max(f_lo + k * m, g_lo), min(f_hi + float(tops[k]), g_hi)) for k in range(tops.size)
+        ]
+        mine = _merge([(a, b) for a, b in spans if a <= b + tol], tol)
+        total = _merge([(a + c, b + d) for a, b in total for c, d in mine], tol)
+        if not total:
+            break
+    return total
+
+
+def _snap_min(
+    lo: FloatArray,
+    hi: FloatArray,
+    m: float,
+    violation: Callable[[FloatArray, FloatArray], float],
+) -> tuple[FloatArray, FloatArray, float, list[int]]:
+    """Soft boxes made consistent with the rule "0 or at least ``m``" (``m > 0``).
+
+    A box reaching into ``(0, m)`` from above or below becomes either *funded* (lower bound ``m``,
+    or upper bound at least ``m``) or *unfunded* (lower bound 0, or the box ``[0, 0]``); the
+    minimum per arm takes precedence over the soft limits, hard bounds are never crossed (a hard
+    lower bound is 0 or at least ``m``). Each arm first takes the choice that leaves its soft box
+    least (not at all when the box reaches ``m``); while the budget cannot be placed, arms switch
+    to the other choice, cheapest first, when that helps. Returns the boxes, their ``violation``
+    and the arms whose box leaves the soft one.
+    """
+    amb_lo = (lo > 0) & (lo < m)  # forced above 0 but below the minimum
+    amb_hi = ~amb_lo & (lo <= 0) & (hi > 0) & (hi < m)  # allowed some, but less than the minimum
+    amb = amb_lo | amb_hi
+    up_cost = np.where(amb, np.maximum(m - hi, 0.0), 0.0)  # beyond the soft upper bound
+    down_cost = np.where(amb_lo, lo, 0.0)  # below the soft lower bound
+    up = amb & (up_cost < down_cost)
+
+    def boxes(up: NDArray[np.bool_]) -> tuple[FloatArray, FloatArray]:
+        new_lo = np.where(amb_lo, np.where(up, m, 0.0), lo)
+        new_hi = np.where(amb & up, np.maximum(hi, m), np.where(amb & (hi < m), 0.0, hi))
+        return new_lo, new_hi
+
+    new_lo, new_hi = boxes(up)
+    bad = violation(new_lo, new_hi)
+    if bad > 0:
+        order = np.argsort(np.abs(up_cost - down_cost), kind="stable")
+        for j in order[amb[order]]:
+            trial = up.copy()
+            trial[j] = ~trial[j]
+            t_lo, t_hi = boxes(trial)
+            t_bad = violation(t_lo, t_hi)
+            if t_bad < bad:
+                up, new_lo, new_hi, bad = trial, t_lo, t_hi, t_bad
+                if bad <= 0:
+                    break
+    cost = np.where(up, up_cost, down_cost)
+    off = [int(j) for j in np.flatnonzero(amb & (cost > 0))]
+    return new_lo, new_hi, bad, off
+
+
 def compile_constraints(curves: ResponseCurves, c: Constraints) -> Compiled:
     """Per-arm boxes and platform-sum bounds of ``c`` for ``curves``.
 
@@ -419,6 +511,17 @@ def compile_constraints(curves: ResponseCurves, c: Constraints) -> Compiled:
                 f"{_money(arm_hi)}"
             )
 
+    if m > 0 and c.target_cpa is None and c.target_roas is None:
+        tol = _REL * max(budget, 1.0) + 1e-9
+        spans = _reachable(lo, hi, m, groups, singles, tol)
+        if not any(a - tol <= budget <= b + tol for a, b in spans):
+            near = ", ".join(f"{_money(a)}-{_money(b)}" for a, b in spans[:6]) or "none"
+            raise ConstraintError(
+                f"with min_per_arm {_money(m)} (an arm gets 0 or at least that) the bounds and "
+                f"locks cannot add up to the budget {_money(budget)}; reachable totals: {near}. "
+                "Change the budget, a bound or lock, or lower min_per_arm"
+            )
+
     # --- soft boxes: maximum change from the previous plan and the extrapolation cap --------------
     notes: list[str] = []
     soft_lo = lo.copy()
@@ -441,10 +544,6 @@ def compile_constraints(curves: ResponseCurves, c: Constraints) -> Compiled:
     if c.max_extrapolation is not None and curves.max_observed_spend is not None:
         cap = float(c.max_extrapolation) * np.asarray(curves.max_observed_spend, dtype=float)
         soft_hi = np.minimum(soft_hi, np.where(cap > 0, cap, np.inf))
-    if m > 0:
-        # an arm forced above 0 must reach the minimum; one capped below it gets nothing
-        soft_lo = np.where((soft_lo > 0) & (soft_lo < m), m, soft_lo)
-        soft_hi = np.where(soft_hi < m, np.where(soft_lo > 0, m, 0.0), soft_hi)
     # soft limits never override hard ones
     clash = (soft_lo > hi * (1 + _REL) + 1e-9) | (soft_hi < lo * (1 - _REL) - 1e-9)
     if clash.any():
@@ -460,30 +559,45 @@ def compile_constraints(curves: ResponseCurves, c: Constraints) -> Compiled:
     def relaxed(t: float) -> tuple[FloatArray, FloatArray]:
         return soft_lo + t * (lo - soft_lo), fin_soft_hi + t * (cap_hi - fin_soft_hi)
 
-    def feasible(t: float) -> bool:
-        l_t, h_t = relaxed(t)
+    def violation(l_t: FloatArray, h_t: FloatArray) -> float:
+        """How far boxes are from placing the budget (0: placeable)."""
+        # stricter than the solver's tolerance, so that widened boxes are safely placeable
+        tol = _SOFT_REL * max(budget, 1.0)
         least_t, most_t = _range(l_t, h_t, groups, singles)
-        if least_t > budget * (1 + _REL) + 1e-9 or most_t < budget * (1 - _REL) - 1e-9:
-            return False
-        return all(
-            g.lo <= float(h_t[g.arms].sum()) * (1 + _REL) + 1e-9
-            and g.hi >= float(l_t[g.arms].sum()) * (1 - _REL) - 1e-9
-            for g in groups
-        )
+        out = max(0.0, least_t - budget - tol) + max(0.0, budget - tol - most_t)
+        for g in groups:
+            out += max(0.0, g.lo - float(h_t[g.arms].sum()) - tol)
+            out += max(0.0, float(l_t[g.arms].sum()) - tol - g.hi)
+        if out <= 0 and m > 0:
+            # an arm gets 0 or at least m: the reachable totals may have gaps around the budget
+            spans = _reachable(l_t, h_t, m, groups, singles, tol)
+            gaps = [max(a - budget, budget - b, 0.0) for a, b in spans]
+            out = min(gaps) if gaps else math.inf
+            out = 0.0 if out <= tol else out
+        return out
+
+    def fitted(t: float) -> tuple[FloatArray, FloatArray, float, list[int]]:
+        """Boxes at widening ``t`` made to respect the minimum per arm (see :func:`_snap_min`)."""
+        l_t, h_t = relaxed(t)
+        if m <= 0:
+            return l_t, h_t, violation(l_t, h_t), []
+        return _snap_min(l_t, h_t, m, violation)
 
     soft_changed = bool(np.any(soft_lo != lo) or np.any(soft_hi != hi))
-    if soft_changed and not feasible(0.0):
+    t = 0.0
+    new_lo, new_hi, bad, off = fitted(0.0)
+    if soft_changed and bad > 0:
         a, b_ = 0.0, 1.0
+        best = fitted(1.0)
         for _ in range(50):
             mid = 0.5 * (a + b_)
-            if feasible(mid):
-                b_ = mid
+            got = fitted(mid)
+            if got[2] <= 0:
+                b_, best = mid, got
             else:
                 a = mid
         t = b_
-        new_lo, new_hi = relaxed(t)
-        soft_lo = new_lo
-        soft_hi = np.where(np.isinf(soft_hi), np.inf, np.maximum(new_hi, new_lo))
+        new_lo, new_hi, bad, off = best
         what = []
         if c.max_change is not None and previous is not None:
             what.append("max_change")
@@ -491,9 +605,17 @@ def compile_constraints(curves: ResponseCurves, c: Constraints) -> Compiled:
             what.append("max_extrapolation")
         notes.append(
             f"{' and '.join(what)} widened {100 * t:.0f}% of the way to the hard bounds: otherwise "
-            f"the "
-            f"budget {_money(budget)} could not be placed"
+            f"the budget {_money(budget)} could not be placed"
         )
+    if off:
+        names = ", ".join(curves.arms[j] for j in off[:10])
+        more = f" and {len(off) - 10} more" if len(off) > 10 else ""
+        notes.append(
+            f"min_per_arm {_money(m)} takes precedence over max_change / max_extrapolation on: "
+            f"{names}{more} (an arm gets 0 or at least the minimum)"
+        )
+    soft_lo = new_lo
+    soft_hi = np.where(np.isinf(soft_hi), np.inf, np.maximum(new_hi, new_lo))
 
     floor: float | None = None
     if c.target_cpa is not None:

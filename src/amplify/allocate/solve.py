@@ -684,7 +684,9 @@ def _round_step(
                     if not short.any():
                         break
                     needy = (group_of >= 0) & short[np.maximum(group_of, 0)]
-                inc = np.minimum(np.minimum(step, hr - base), rest)
+                # up to the next multiple of the step (an arm at an off-grid bound joins the grid)
+                to_grid = (np.floor(base / step + 1e-9) + 1.0) * step - base
+                inc = np.minimum(np.minimum(to_grid, hr - base), rest)
                 ok = eligible & (inc > tol) & (needy if phase == 0 else True)
                 if not ok.any():
                     break
@@ -845,8 +847,10 @@ def project(x: ArrayLike, comp: Compiled, *, total: float | None = None) -> Floa
                         l2, h2 = lo[r].copy(), hi[r].copy()
                         if choice:
                             l2[j] = max(l2[j], m)
-                        else:
+                        elif l2[j] <= 0:
                             l2[j] = h2[j] = 0.0
+                        else:  # pragma: no cover - compiled lower bounds are 0 or >= m
+                            continue
                         if _feasible(l2, h2, float(tot[r]), comp.groups):
                             lo[r], hi[r] = l2, h2
                             break

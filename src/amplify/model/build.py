@@ -1,21 +1,33 @@
 """The only place that builds the PyMC boost model.
 
-Model (``p`` = platform of the post, all rates on the logit scale, ``r`` the post's latent resonance)::
+Model (``p`` = platform of the post, rates on the logit scale, ``r`` the post's latent resonance)::
 
-    r ~ N(m, 1),  m = format effect (ZeroSumNormal, HalfNormal scale)
-    organic ER:        y_o = er[p]    + tau[p] * r + eps       (eps: known sampling variance v_o)
-    shares/engagement: y_s = share[p] + lam[p] * r + eps       (v_s)
-    paid CTR:          y_c = ctr[p] + segment + beta[p] * r + u + eps,  u ~ N(0, ctr_sigma[p]^2)   (v_c)
+    r ~ N(m, 1),  m = format effect (ZeroSumNormal)
+    organic ER:        y_o = er[p]    + tau[p] * r + eps      (eps: known sampling variance v_o)
+    shares/engagement: y_s = share[p] + lam[p] * r + eps      (v_s)
+    paid CTR:          y_c = ctr[p] + segments + beta[p] * r + u + eps,  u ~ N(0, ctr_sigma[p]^2)   (v_c)
     log paid impr.  ~ N(log(1000 s / cpm[p]) - log1p(s / k[p]), impr_sigma[p])
     conversions     ~ NegBin(mean = clicks * cvr[p] + paid_impr * view_through[p], alpha[p])
     log(revenue / conversions) ~ N(value_log[p], value_sigma[p])
 
-``r`` and ``u`` are integrated out exactly (sequence of conditional normals, see
-:func:`amplify.model.transforms.resonance_update`), so the model has a few dozen parameters whatever the
-number of posts and no funnel between a per-post latent and the platform intercepts. CPM, k, CTR, CVR,
-view-through and the organic→paid effect ``beta`` are partially pooled across platforms (shared mean and
-scale). All data enter through ``pm.Data`` so one compiled model serves every table with the same levels
-(:func:`compiled_nutpie`).
+``r`` and ``u`` are integrated out exactly (conditional normals), so the model has a few dozen parameters
+whatever the number of posts, and no funnel between per-post latents and platform intercepts. ``beta`` is
+the organic→paid effect (CTR logit per SD of resonance).
+
+Parameters are declared in a few stacked blocks so the model compiles fast:
+
+* ``pooled`` (``pooled_param`` x ``platform``): log CPM, log k, CTR logit, CVR logit, organic effect; each
+  partially pooled around ``pooled_mu`` with between-platform sd ``pooled_sd`` (boundary-avoiding
+  LogNormal(log ``*_platform_sd``, 0.5): with three platforms the spread is barely identified, and a prior with
+  mass near zero opens a funnel when the platforms are alike).
+* ``platform_coef`` (``coef_param`` x ``platform``): normal priors, independent per platform (organic ER
+  intercept, log resonance loading, shares intercept and loading, log view-through, log value per conversion,
+  log of 1/sqrt(NegBin alpha)). View-through is weakly identified, so it is not pooled (a funnel otherwise).
+* ``noise`` (``noise_param`` x ``platform``): HalfNormal noise sds of impressions, CTR, value.
+* ``format_effect`` and ``segment_effect_<col>``: ZeroSumNormal effects with Gamma(2) scales.
+
+The likelihood is one fused kernel (:mod:`amplify.model.likelihood`). Data enter through ``pm.Data`` so one
+compiled model serves every table with the same levels (:func:`compiled_nutpie`).
 """
 
 from __future__ import annotations
@@ -27,36 +39,42 @@ from typing import Any
 import numpy as np
 import pymc as pm
 import pytensor.tensor as pt
-from scipy.special import logit
+from scipy.special import gammaln, logit
 
 from amplify import constants as C
 from amplify.model.features import Features, Levels
+from amplify.model.likelihood import ROW_FIELDS, THETA_ROWS, BoostLogLik
 from amplify.model.priors import Priors
-from amplify.model.transforms import (
-    count_table,
-    log_median_impressions,
-    normal_logp_terms,
-    resonance_update,
-)
+from amplify.model.transforms import count_table
 
-#: Platform-level free parameters: the quantities whose recovery and convergence are checked.
-PLATFORM_PARAMS: tuple[str, ...] = (
-    "log_cpm",
-    "log_k",
-    "impr_sigma",
-    "ctr_logit",
-    "ctr_sigma",
-    "organic_effect",
+POOLED: tuple[str, ...] = ("log_cpm", "log_k", "ctr_logit", "cvr_logit", "organic_effect")
+COEFS: tuple[str, ...] = (
     "er_logit",
-    "resonance_er",
+    "log_resonance_er",
     "share_logit",
     "shares_loading",
-    "cvr_logit",
     "log_view_through",
-    "inv_sqrt_alpha",
     "value_log",
-    "value_sigma",
+    "log_inv_sqrt_alpha",
 )
+NOISES: tuple[str, ...] = ("impr_sigma", "ctr_sigma", "value_sigma")
+DIM_POOLED = "pooled_param"
+DIM_COEF = "coef_param"
+DIM_NOISE = "noise_param"
+#: The free platform-level variables (convergence is checked on all of them).
+PLATFORM_LEVEL_VARS: tuple[str, ...] = ("pooled", "pooled_mu", "pooled_sd", "platform_coef", "noise")
+
+
+def pooled_names(priors: Priors) -> tuple[str, ...]:
+    """Pooled parameters present under these priors (no organic effect in the pooled baseline)."""
+    return POOLED if priors.use_organic else POOLED[:-1]
+
+
+def coef_names(priors: Priors) -> tuple[str, ...]:
+    """Independent per-platform coefficients present under these priors."""
+    organic = COEFS[:2] if priors.use_organic else ()
+    shares = COEFS[2:4] if (priors.use_organic and priors.use_shares) else ()
+    return (*organic, *shares, *COEFS[4:])
 
 
 def segment_dim(col: str) -> str:
@@ -64,69 +82,112 @@ def segment_dim(col: str) -> str:
     return f"{C.DIM_SEGMENT}_{col}"
 
 
-def data_arrays(feat: Features, n_platforms: int, *, log_k_center: float) -> dict[str, np.ndarray]:
+def active_segments(levels: Levels) -> tuple[str, ...]:
+    """Segment columns with at least two levels (the others carry no contrast)."""
+    return tuple(c for c, lv in levels.segments.items() if len(lv) > 1)
+
+
+def data_arrays(feat: Features, levels: Levels, *, log_k_center: float) -> dict[str, np.ndarray]:
     """The ``pm.Data`` arrays of the model for one post table (names match :func:`build_model`)."""
-    i_imp, i_c, i_conv, i_rev = feat.idx_imp, feat.idx_c, feat.idx_conv, feat.idx_rev
+    n = feat.n
+    rows = np.zeros((n, len(ROW_FIELDS)))
+    col = {name: j for j, name in enumerate(ROW_FIELDS)}
+
+    def put(name: str, idx: np.ndarray, values: np.ndarray | float) -> None:
+        rows[idx, col[name]] = values
+
+    everyone = np.arange(n)
+    put("y_o", everyone, feat.y_o)
+    put("v_o", everyone, feat.v_o)
+    put("has_o", everyone, feat.has_o)
+    put("y_s", everyone, feat.y_s)
+    put("v_s", everyone, feat.v_s)
+    put("has_s", everyone, feat.has_s)
+    i_c, i_imp, i_conv, i_rev = feat.idx_c, feat.idx_imp, feat.idx_conv, feat.idx_rev
+    put("is_c", i_c, 1.0)
+    put("y_c", i_c, feat.y_c[i_c])
+    put("v_c", i_c, feat.v_c[i_c])
+    put("is_imp", i_imp, 1.0)
+    put("spend", i_imp, feat.spend[i_imp])
+    put("log_spend_1000", i_imp, np.log(1000.0 * feat.spend[i_imp]))
+    put("log_impr", i_imp, np.log(feat.paid_impressions[i_imp]))
+    put("is_conv", i_conv, 1.0)
+    put("clicks", i_conv, feat.clicks[i_conv])
+    put("impr", i_conv, feat.paid_impressions[i_conv])
+    put("conv", i_conv, feat.conversions[i_conv])
+    put("is_rev", i_rev, 1.0)
+    put("log_value", i_rev, np.log(feat.revenue[i_rev] / feat.conversions[i_rev]))
+
+    segs = active_segments(levels)
+    idx = np.zeros((n, 2 + len(segs)), dtype=np.int64)
+    idx[:, 0] = feat.platform
+    idx[:, 1] = np.maximum(feat.format, 0)
+    offset = 0
+    for j, s in enumerate(segs):
+        idx[:, 2 + j] = offset + np.maximum(feat.segment[s], 0)
+        offset += len(levels.segments[s])
+    n_p = len(levels.platforms)
     conv = feat.conversions[i_conv].astype(np.int64)
-    out: dict[str, np.ndarray] = {
-        "platform_idx": feat.platform,
-        "format_idx": np.maximum(feat.format, 0),
-        "y_o": feat.y_o,
-        "v_o": feat.v_o,
-        "has_o": feat.has_o,
-        "y_s": feat.y_s,
-        "v_s": feat.v_s,
-        "has_s": feat.has_s,
-        "idx_c": i_c,
-        "y_c": feat.y_c[i_c],
-        "v_c": feat.v_c[i_c],
-        "idx_imp": i_imp,
-        "spend_imp": feat.spend[i_imp],
-        "log_impr": np.log(feat.paid_impressions[i_imp]),
-        "idx_conv": i_conv,
-        "clicks_conv": feat.clicks[i_conv],
-        "impr_conv": feat.paid_impressions[i_conv],
-        "conv": conv.astype(float),
-        "n_conv": np.bincount(feat.platform[i_conv], minlength=n_platforms).astype(float),
-        "conv_table": count_table(conv, feat.platform[i_conv], n_platforms),
-        "idx_rev": i_rev,
-        "log_value": np.log(feat.revenue[i_rev] / feat.conversions[i_rev]),
+    return {
+        "rows": rows,
+        "idx": idx,
+        "conv_table": count_table(conv, feat.platform[i_conv], n_p),
+        "ll_const": np.asarray(-gammaln(conv + 1.0).sum()),
         "log_k_center": np.asarray(log_k_center, dtype=float),
     }
-    for col, codes in feat.segment.items():
-        out[f"segment_idx_{col}"] = np.maximum(codes, 0)
-    return out
 
 
-def coords_of(levels: Levels) -> dict[str, list[str]]:
-    """Model coords for the given levels."""
-    coords = {C.DIM_PLATFORM: list(levels.platforms), C.DIM_FORMAT: list(levels.formats)}
-    for col, lv in levels.segments.items():
-        coords[segment_dim(col)] = list(lv)
+def coords_of(levels: Levels, priors: Priors) -> dict[str, list[str]]:
+    """Model coords for the given levels and priors."""
+    coords = {
+        C.DIM_PLATFORM: list(levels.platforms),
+        C.DIM_FORMAT: list(levels.formats),
+        DIM_POOLED: list(pooled_names(priors)),
+        DIM_COEF: list(coef_names(priors)),
+        DIM_NOISE: list(NOISES),
+    }
+    for col in active_segments(levels):
+        coords[segment_dim(col)] = list(levels.segments[col])
     return coords
 
 
-def _pooled(
-    name: str, center: Any, center_sd: float, platform_sd: float, centered: bool
-) -> pt.TensorVariable:
-    """Platform vector partially pooled around a shared mean with a shared scale."""
-    mu = pm.Normal(f"{name}_mu", center, center_sd)
-    # Boundary-avoiding Gamma(2) prior (mean ``platform_sd``): with three platforms the spread is barely
-    # identified, and a prior with mass at zero opens a funnel when the platforms are alike.
-    sd = pm.Gamma(f"{name}_sd", alpha=2.0, beta=2.0 / platform_sd)
-    if centered:
-        return pm.Normal(name, mu, sd, dims=C.DIM_PLATFORM)
-    z = pm.Normal(f"{name}_z", 0.0, 1.0, dims=C.DIM_PLATFORM)
-    return pm.Deterministic(name, mu + sd * z, dims=C.DIM_PLATFORM)
+def _prior_vectors(priors: Priors, log_k_center: Any) -> dict[str, Any]:
+    """Centers and scales of the stacked prior blocks, in block order."""
+    pooled = {
+        "log_cpm": (np.log(priors.cpm_median), priors.cpm_sd, priors.cpm_platform_sd),
+        "log_k": (log_k_center, priors.k_sd, priors.k_platform_sd),
+        "ctr_logit": (logit(priors.ctr_median), priors.ctr_sd, priors.ctr_platform_sd),
+        "cvr_logit": (logit(priors.cvr_median), priors.cvr_sd, priors.cvr_platform_sd),
+        "organic_effect": (0.0, priors.organic_effect_sd, priors.organic_effect_platform_sd),
+    }
+    coefs = {
+        "er_logit": (logit(priors.er_median), priors.er_sd),
+        "log_resonance_er": (np.log(priors.resonance_er_median), priors.resonance_er_sd),
+        "share_logit": (logit(priors.share_rate_median), priors.share_rate_sd),
+        "shares_loading": (0.0, priors.shares_loading_sd),
+        "log_view_through": (np.log(priors.view_through_median), priors.view_through_sd),
+        "value_log": (np.log(priors.value_median), priors.value_sd),
+        "log_inv_sqrt_alpha": (np.log(priors.overdispersion_median), priors.overdispersion_sd),
+    }
+    noises = {
+        "impr_sigma": priors.impr_noise_sd,
+        "ctr_sigma": priors.ctr_noise_sd,
+        "value_sigma": priors.value_noise_sd,
+    }
+    pn = pooled_names(priors)
+    cn = coef_names(priors)
+    return {
+        "pooled_center": pt.stack([pt.as_tensor(pooled[n][0], dtype="float64") for n in pn]),
+        "pooled_center_sd": np.array([pooled[n][1] for n in pn]),
+        "pooled_platform_sd": np.array([pooled[n][2] for n in pn]),
+        "coef_center": np.array([coefs[n][0] for n in cn]),
+        "coef_sd": np.array([coefs[n][1] for n in cn]),
+        "noise_sd": np.array([noises[n] for n in NOISES]),
+    }
 
 
 def build_model(feat: Features, levels: Levels, priors: Priors, *, log_k_center: float) -> pm.Model:
     """Build the boost model for a post table.
-
-    Likelihood terms are ``pm.Potential`` sums of per-row log densities written for speed (gain-form
-    conditional normals; NegativeBinomial with its ``lgamma`` terms replaced by a per-platform count table):
-    about 9x faster gradients than the stock observed distributions. Predictive draws and pointwise log
-    likelihoods are computed in numpy from the posterior (:mod:`amplify.model.predict`).
 
     Parameters
     ----------
@@ -139,132 +200,73 @@ def build_model(feat: Features, levels: Levels, priors: Priors, *, log_k_center:
     log_k_center
         Log of the prior median of the saturation spend ``k`` (from the observed spend scale).
     """
-    n_p = len(levels.platforms)
-    arrays = data_arrays(feat, n_p, log_k_center=log_k_center)
+    arrays = data_arrays(feat, levels, log_k_center=log_k_center)
     organic = priors.use_organic
     shares = organic and priors.use_shares
-    with pm.Model(coords=coords_of(levels)) as model:
+    pn, cn = pooled_names(priors), coef_names(priors)
+    n_p = len(levels.platforms)
+    with pm.Model(coords=coords_of(levels, priors)) as model:
         d = {name: pm.Data(name, value) for name, value in arrays.items()}
-        p = d["platform_idx"]
+        pv = _prior_vectors(priors, d["log_k_center"])
 
-        # --- impressions: CPM and saturation ----------------------------------------------------
-        log_cpm = _pooled(
-            "log_cpm", np.log(priors.cpm_median), priors.cpm_sd, priors.cpm_platform_sd,
-            priors.centered,
-        )
-        log_k = _pooled("log_k", d["log_k_center"], priors.k_sd, priors.k_platform_sd, priors.centered)
-        impr_sigma = pm.HalfNormal("impr_sigma", priors.impr_noise_sd, dims=C.DIM_PLATFORM)
-        p_imp = p[d["idx_imp"]]
-        s_imp = impr_sigma[p_imp]
-        resid = d["log_impr"] - log_median_impressions(
-            d["spend_imp"], log_cpm[p_imp], pt.exp(log_k)[p_imp], xp=pt
-        )
-        pm.Potential("ll_impressions", pt.sum(normal_logp_terms(resid, s_imp * s_imp, xp=pt)))
-
-        # --- resonance, marginalised ------------------------------------------------------------
-        n = p.shape[0]
-        mean: Any = pt.zeros((n,))
-        var: Any = pt.ones((n,))
-        if organic:
-            if len(levels.formats) > 1:
-                fmt_sigma = pm.HalfNormal("format_sigma", priors.format_sd)
-                fmt = pm.ZeroSumNormal("format_effect", sigma=fmt_sigma, dims=C.DIM_FORMAT)
-                mean = fmt[d["format_idx"]]
-            er = pm.Normal(
-                "er_logit", logit(priors.er_median), priors.er_sd, dims=C.DIM_PLATFORM
+        mu = pm.Normal("pooled_mu", pv["pooled_center"], pv["pooled_center_sd"], dims=DIM_POOLED)
+        sd = pm.LogNormal("pooled_sd", np.log(pv["pooled_platform_sd"]), 0.5, dims=DIM_POOLED)
+        if priors.centered:
+            pooled = pm.Normal(
+                "pooled", mu[:, None], sd[:, None], dims=(DIM_POOLED, C.DIM_PLATFORM)
             )
-            tau = pm.LogNormal(
-                "resonance_er",
-                np.log(priors.resonance_er_median),
-                priors.resonance_er_sd,
-                dims=C.DIM_PLATFORM,
+        else:
+            z = pm.Normal("pooled_z", 0.0, 1.0, dims=(DIM_POOLED, C.DIM_PLATFORM))
+            pooled = pm.Deterministic(
+                "pooled", mu[:, None] + sd[:, None] * z, dims=(DIM_POOLED, C.DIM_PLATFORM)
             )
-            resid, pvar, mean, var = resonance_update(
-                mean, var, d["y_o"], d["v_o"], er[p], tau[p], d["has_o"]
+        coef = pm.Normal(
+            "platform_coef",
+            pv["coef_center"][:, None],
+            pv["coef_sd"][:, None],
+            dims=(DIM_COEF, C.DIM_PLATFORM),
+        )
+        noise = pm.HalfNormal("noise", pv["noise_sd"][:, None], dims=(DIM_NOISE, C.DIM_PLATFORM))
+
+        if organic and len(levels.formats) > 1:
+            fmt_sigma = pm.Gamma("format_sigma", alpha=2.0, beta=2.0 / priors.format_sd)
+            fe = pm.ZeroSumNormal("format_effect", sigma=fmt_sigma, dims=C.DIM_FORMAT)
+        else:
+            fe = pt.zeros((0,))
+        seg_parts = []
+        for col in active_segments(levels):
+            s_sigma = pm.Gamma(f"segment_sigma_{col}", alpha=2.0, beta=2.0 / priors.segment_sd)
+            seg_parts.append(
+                pm.ZeroSumNormal(f"segment_effect_{col}", sigma=s_sigma, dims=segment_dim(col))
             )
-            ll = d["has_o"] * normal_logp_terms(resid, pvar, xp=pt)
-            pm.Potential("ll_organic", pt.sum(ll))
-            if shares:
-                sh = pm.Normal(
-                    "share_logit",
-                    logit(priors.share_rate_median),
-                    priors.share_rate_sd,
-                    dims=C.DIM_PLATFORM,
-                )
-                lam = pm.Normal("shares_loading", 0.0, priors.shares_loading_sd, dims=C.DIM_PLATFORM)
-                resid, pvar, mean, var = resonance_update(
-                    mean, var, d["y_s"], d["v_s"], sh[p], lam[p], d["has_s"]
-                )
-                ll = d["has_s"] * normal_logp_terms(resid, pvar, xp=pt)
-                pm.Potential("ll_shares", pt.sum(ll))
+        seg = pt.concatenate(seg_parts) if seg_parts else pt.zeros((0,))
 
-        # --- paid CTR -------------------------------------------------------------------------------
-        ctr = _pooled(
-            "ctr_logit", logit(priors.ctr_median), priors.ctr_sd, priors.ctr_platform_sd,
-            priors.centered,
-        )
-        ctr_sigma = pm.HalfNormal("ctr_sigma", priors.ctr_noise_sd, dims=C.DIM_PLATFORM)
-        i_c = d["idx_c"]
-        p_c = p[i_c]
-        eta = ctr[p_c]
-        for col, lv in levels.segments.items():
-            if len(lv) > 1:
-                s_sigma = pm.HalfNormal(f"segment_sigma_{col}", priors.segment_sd)
-                eff = pm.ZeroSumNormal(f"segment_effect_{col}", sigma=s_sigma, dims=segment_dim(col))
-                eta = eta + eff[d[f"segment_idx_{col}"][i_c]]
-        sig_c = ctr_sigma[p_c]
-        var_c = sig_c * sig_c + d["v_c"]
-        if organic:
-            beta = _pooled(
-                "organic_effect", 0.0, priors.organic_effect_sd, priors.organic_effect_platform_sd,
-                priors.centered,
-            )
-            b_c = beta[p_c]
-            eta = eta + b_c * mean[i_c]
-            var_c = var_c + b_c * b_c * var[i_c]
-        pm.Potential("ll_ctr", pt.sum(normal_logp_terms(d["y_c"] - eta, var_c, xp=pt)))
-
-        # --- conversions ------------------------------------------------------------------------------
-        cvr_logit = _pooled(
-            "cvr_logit", logit(priors.cvr_median), priors.cvr_sd, priors.cvr_platform_sd,
-            priors.centered,
-        )
-        # View-through is weakly identified (a few % of conversions): independent per platform, since
-        # pooling a weakly identified quantity over three platforms opens a funnel.
-        log_vt = pm.Normal(
-            "log_view_through",
-            np.log(priors.view_through_median),
-            priors.view_through_sd,
-            dims=C.DIM_PLATFORM,
-        )
-        inv_sqrt_alpha = pm.Gamma(
-            "inv_sqrt_alpha", alpha=2.0, beta=2.0 / priors.overdispersion_mean, dims=C.DIM_PLATFORM
-        )
-        alpha = 1.0 / inv_sqrt_alpha**2
-        p_conv = p[d["idx_conv"]]
-        mu_conv = d["clicks_conv"] * pt.sigmoid(cvr_logit)[p_conv] + d["impr_conv"] * pt.exp(
-            log_vt
-        )[p_conv]
-        a_conv = alpha[p_conv]
-        y_conv = d["conv"]
-        table = d["conv_table"]
-        steps = pt.arange(table.shape[1], dtype="float64")
-        ll_conv = (
-            pt.sum(y_conv * pt.log(mu_conv) - (a_conv + y_conv) * pt.log(a_conv + mu_conv))
-            + pt.sum(d["n_conv"] * alpha * pt.log(alpha))
-            + pt.sum(table * pt.log(alpha[:, None] + steps[None, :]))
-        )
-        pm.Potential("ll_conversions", ll_conv)
-
-        # --- revenue per conversion -----------------------------------------------------------------
-        value_log = pm.Normal(
-            "value_log", np.log(priors.value_median), priors.value_sd, dims=C.DIM_PLATFORM
-        )
-        value_sigma = pm.HalfNormal("value_sigma", priors.value_noise_sd, dims=C.DIM_PLATFORM)
-        p_rev = p[d["idx_rev"]]
-        s_rev = value_sigma[p_rev]
-        resid = d["log_value"] - value_log[p_rev]
-        pm.Potential("ll_value", pt.sum(normal_logp_terms(resid, s_rev * s_rev, xp=pt)))
+        zero = pt.zeros((n_p,))
+        P = {name: pooled[i] for i, name in enumerate(pn)}
+        K = {name: coef[i] for i, name in enumerate(cn)}
+        N = {name: noise[i] for i, name in enumerate(NOISES)}
+        theta_rows = {
+            "log_cpm": P["log_cpm"],
+            "k": pt.exp(P["log_k"]),
+            "impr_sigma": N["impr_sigma"],
+            "er_logit": K["er_logit"] if organic else zero,
+            "resonance_er": pt.exp(K["log_resonance_er"]) if organic else zero,
+            "share_logit": K["share_logit"] if shares else zero,
+            "shares_loading": K["shares_loading"] if shares else zero,
+            "ctr_logit": P["ctr_logit"],
+            "ctr_sigma": N["ctr_sigma"],
+            "organic_effect": P["organic_effect"] if organic else zero,
+            "cvr": pt.sigmoid(P["cvr_logit"]),
+            "view_through": pt.exp(K["log_view_through"]),
+            "conv_alpha": pt.exp(-2.0 * K["log_inv_sqrt_alpha"]),
+            "value_log": K["value_log"],
+            "value_sigma": N["value_sigma"],
+        }
+        theta = pt.stack([theta_rows[name] for name in THETA_ROWS])
+        ll = BoostLogLik(organic=organic, shares=shares)(
+            theta, fe, seg, d["rows"], d["idx"], d["conv_table"], d["ll_const"]
+        )[0]
+        pm.Potential("loglik", ll)
     return model
 
 
@@ -286,12 +288,12 @@ def compiled_nutpie(
     Returns
     -------
     compiled, reused
-        The compiled model with this table's data swapped in, and whether the compile was reused.
+        The compiled model with this table's data swapped in, and whether a compile was reused.
     """
     import nutpie
 
     key = structure_key(levels, priors)
-    arrays = data_arrays(feat, len(levels.platforms), log_k_center=log_k_center)
+    arrays = data_arrays(feat, levels, log_k_center=log_k_center)
     with _LOCK:
         base = _CACHE.get(key)
         if base is None:

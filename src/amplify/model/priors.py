@@ -33,8 +33,8 @@ class Priors(_Strict):
     """Weakly informative priors on natural scales, plus the model's structural switches.
 
     Each pooled quantity (CPM, k, CTR, CVR, organic→paid effect) has a shared mean with prior median
-    ``*_median`` and log/logit-scale sd ``*_sd``, and a between-platform sd with a boundary-avoiding Gamma(2)
-    prior of mean ``*_platform_sd``. View-through (weakly identified) is independent per platform.
+    ``*_median`` and log/logit-scale sd ``*_sd``, and a between-platform sd with a boundary-avoiding
+    LogNormal prior of median ``*_platform_sd`` (log-sd 0.5). View-through (weakly identified) is independent per platform.
 
     Parameters
     ----------
@@ -62,7 +62,7 @@ class Priors(_Strict):
     ctr_sd: float = Field(1.0, gt=0)
     ctr_platform_sd: float = Field(0.5, gt=0)
     ctr_noise_sd: float = Field(0.5, gt=0, description="HalfNormal scale of post-level CTR noise")
-    segment_sd: float = Field(0.3, gt=0, description="HalfNormal scale of segment CTR effects")
+    segment_sd: float = Field(0.3, gt=0, description="prior mean of the segment-effect scale (Gamma(2))")
     # organic
     er_median: float = Field(0.02, gt=0, lt=1, description="organic engagement rate")
     er_sd: float = Field(1.5, gt=0)
@@ -71,7 +71,7 @@ class Priors(_Strict):
     share_rate_median: float = Field(0.1, gt=0, lt=1, description="shares per engagement")
     share_rate_sd: float = Field(1.5, gt=0)
     shares_loading_sd: float = Field(0.5, gt=0)
-    format_sd: float = Field(0.5, gt=0, description="HalfNormal scale of format effects on resonance")
+    format_sd: float = Field(0.5, gt=0, description="prior mean of the format-effect scale (Gamma(2))")
     organic_effect_sd: float = Field(
         0.5, gt=0, description="prior sd of the shared organic→paid effect (CTR logit per SD)"
     )
@@ -82,9 +82,10 @@ class Priors(_Strict):
     cvr_platform_sd: float = Field(0.5, gt=0)
     view_through_median: float = Field(5e-5, gt=0, lt=1, description="conversions per impression")
     view_through_sd: float = Field(1.0, gt=0)
-    overdispersion_mean: float = Field(
-        0.3, gt=0, description="prior mean of 1/sqrt(NegBin alpha) (Gamma(2) prior)"
+    overdispersion_median: float = Field(
+        0.25, gt=0, description="prior median of 1/sqrt(NegBin alpha) (lognormal prior)"
     )
+    overdispersion_sd: float = Field(0.7, gt=0)
     # revenue
     value_median: float = Field(50.0, gt=0, description="revenue per conversion")
     value_sd: float = Field(1.5, gt=0)

@@ -1,9 +1,11 @@
 """The fitted-model cache behind the app: fit once per (data, settings), share, persist.
- ``app.py`` keeps one :class:`ModelCache` per server process (created by ``st.cache_resource``), so
+
+``app.py`` keeps one :class:`ModelCache` per server process (created by ``st.cache_resource``), so
 every browser session shares fitted models without sharing anything mutable of its own. Keys are a
 hash of the post table and the fit settings; a fitted model is also saved to disk (NetCDF + JSON via
 the model's own ``save``/``load``, never pickle), so a restarted server does not refit.
- Thread-safe: a lock per key serialises fits of the same data (a second session asking for a model
+
+Thread-safe: a lock per key serialises fits of the same data (a second session asking for a model
 that is being fitted waits for it instead of fitting again); fits of different data may run side by
 side. Derived, read-only results of a fitted model (response curves, rankings) are memoised on the
 :class:`FittedEntry`.
@@ -55,13 +57,18 @@ def data_fingerprint(posts: pd.DataFrame) -> str:
     return h.hexdigest()
 
 
-def model_key(posts: pd.DataFrame, settings: Mapping[str, Any]) -> str:
-    """Cache key of a fit: data fingerprint + JSON of the settings + cache version (24 hex)."""
+def key_for(fingerprint: str, settings: Mapping[str, Any]) -> str:
+    """Cache key of a fit from the data's :func:`data_fingerprint` and the settings (24 hex)."""
     h = hashlib.sha256()
     h.update(CACHE_VERSION.encode())
-    h.update(data_fingerprint(posts).encode())
+    h.update(fingerprint.encode())
     h.update(json.dumps(dict(settings), sort_keys=True, default=str).encode())
     return h.hexdigest()[:24]
+
+
+def model_key(posts: pd.DataFrame, settings: Mapping[str, Any]) -> str:
+    """Cache key of a fit: data fingerprint + JSON of the settings + cache version."""
+    return key_for(data_fingerprint(posts), settings)
 
 
 @dataclass

@@ -1,5 +1,6 @@
 """Keep tracebacks off the page: a guard turning a page's errors into short messages.
- Data problems (:class:`amplify.errors.DataError`) are shown as a table of what to fix; anything
+
+Data problems (:class:`amplify.errors.DataError`) are shown as a table of what to fix; anything
 unexpected becomes one ``st.error`` line (the full traceback goes to the server log, never to the
 browser). Streamlit's own control flow (``st.rerun``, ``st.stop``) derives from ``BaseException``
 and passes through.

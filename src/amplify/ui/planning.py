@@ -1,5 +1,6 @@
 """From the Plan page's widgets to a plan with intervals, and from a plan to the page's tables.
- :func:`plan_for` is the what-if re-plan: it takes response curves already computed from the cached
+
+:func:`plan_for` is the what-if re-plan: it takes response curves already computed from the cached
 fitted model, so moving a slider never refits (see ``benchmarks/app_replan.py`` for its latency).
 The settings go through :class:`amplify.pipeline.RecommendSettings`, so the app and the CLI validate
 budgets and limits the same way.

@@ -1,10 +1,10 @@
-"""Recording the plan a marketer decides to use in the ledger (:mod:`amplify.ledger`), from any session.
+"""Recording the plan a marketer decides to use in the ledger (:mod:`amplify.ledger`).
 
-One campaign per dataset (named ``app:<dataset>``); each "Use this plan" commits the next round. Several
-sessions may record at once: the ledger's write transaction refuses a round another writer committed first
-(:class:`~amplify.ledger.LedgerConflict`), and :func:`record_plan` then retries with the next round, so
-rounds stay contiguous and none is lost or duplicated. The last recorded plan is "the plan in use" that
-the Plan page's max-change limit compares against.
+One campaign per dataset (named ``app:<dataset>``); each "Use this plan" commits the next round.
+Several sessions may record at once: the ledger's write transaction refuses a round another writer
+committed first (:class:`~amplify.ledger.LedgerConflict`), and :func:`record_plan` then retries with
+the next round, so rounds stay contiguous and none is lost or duplicated. The last recorded plan is
+"the plan in use" that the Plan page's max-change limit compares against.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ def default_ledger_path() -> Path:
 
 
 def campaign_name(dataset_id: str) -> str:
-    """The ledger campaign of a dataset (by its fingerprint, so renaming a file does not split it)."""
+    """The ledger campaign of a dataset (by fingerprint: renaming a file does not split it)."""
     return f"app:{dataset_id[:16]}"
 
 

@@ -1,5 +1,6 @@
 """Streamlit glue shared by the pages: the active dataset, the model cache, fitting with progress.
- Per-session values live in ``st.session_state`` (keys in :mod:`amplify.ui.state`); the only object
+
+Per-session values live in ``st.session_state`` (keys in :mod:`amplify.ui.state`); the only object
 shared between sessions is the :class:`~amplify.ui.cache.ModelCache` returned by
 :func:`model_cache`, whose entries are read-only.
 """
@@ -13,7 +14,14 @@ import pandas as pd
 import streamlit as st
 
 from amplify.ui import state as S
-from amplify.ui.cache import FittedEntry, ModelCache, data_fingerprint, default_cache_dir, model_key
+from amplify.ui.cache import (
+    FittedEntry,
+    ModelCache,
+    data_fingerprint,
+    default_cache_dir,
+    key_for,
+    model_key,
+)
 
 SAMPLE_NAME = "Sample account (bundled)"
 
@@ -74,9 +82,10 @@ def fitted() -> FittedEntry | None:
         entry = cache.get(key)
         if entry is not None:
             return entry
-    posts = active_posts()
+    ensure_dataset()
+    fingerprint = st.session_state[S.DATASET_ID]
     for fast in (False, True):
-        entry = cache.get(model_key(posts, S.fit_settings(fast)))
+        entry = cache.get(key_for(fingerprint, S.fit_settings(fast)))
         if entry is not None:
             st.session_state[S.MODEL_KEY] = entry.key
             return entry

@@ -1,5 +1,6 @@
 """The Simulate page's experiment: policies on a simulated world, scored against the oracle.
- Each policy plays the same :class:`~amplify.simulate.CampaignWorld` (same seed, so the same daily
+
+Each policy plays the same :class:`~amplify.simulate.CampaignWorld` (same seed, so the same daily
 shocks and noise) through :func:`amplify.campaign.simulate_rounds`, learning with the fast online
 learner of :mod:`amplify.learn`. The oracle knows the true curves and splits each day's budget
 perfectly; a policy's regret is the expected conversions it lost against the oracle, day by day.

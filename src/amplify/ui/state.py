@@ -1,5 +1,6 @@
 """Names of the per-session values and widget keys the app uses, in one place.
- Everything a session owns lives in ``st.session_state`` under these keys (several browser sessions
+
+Everything a session owns lives in ``st.session_state`` under these keys (several browser sessions
 never share mutable state); tests drive widgets by the same keys.
 """
 

@@ -1,5 +1,6 @@
 """Tables the app shows and downloads: formatting, problem tables, safe CSV/JSON.
- Exports are spreadsheet-safe: a text cell that starts with ``=``, ``+``, ``-``, ``@`` (or a tab /
+
+Exports are spreadsheet-safe: a text cell that starts with ``=``, ``+``, ``-``, ``@`` (or a tab /
 carriage return) is prefixed with ``'`` so a spreadsheet shows it as text instead of running it as a
 formula (CSV injection). Numbers stay numbers.
 """

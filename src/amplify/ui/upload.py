@@ -1,5 +1,6 @@
 """Reading an uploaded export: bytes in, validated post table (or every problem with it) out.
- The upload is written to a private temporary folder under its own (sanitised) file name, so
+
+The upload is written to a private temporary folder under its own (sanitised) file name, so
 problems name the file the user picked, then read by :func:`amplify.data.load`, which raises
 :class:`amplify.errors.DataError` listing every problem (row, column, what to fix).
 """

@@ -1,5 +1,6 @@
 """Plain-language verdicts on a fit's sampler diagnostics (r_hat, ESS, divergences).
- A growth marketer should not need to know what r_hat is to know whether to trust the numbers: each
+
+A growth marketer should not need to know what r_hat is to know whether to trust the numbers: each
 check becomes a :class:`Verdict` with a status (good / check / bad) and one sentence saying what it
 means and what to do.
 """
