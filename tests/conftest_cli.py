@@ -10,8 +10,16 @@ from typing import Any
 
 from typer.testing import CliRunner
 
-#: A fast fit for tests where the model itself is not under test.
-FAST_FIT = ["--method", "advi", "--draws", "200", "--seed", "1"]
+#: A fast fit for tests where the model itself is not under test (ADVI, few iterations).
+FAST_SAMPLER = {"method": "advi", "draws": 200, "advi_iterations": 2000}
+
+
+def fast_fit(folder: Path) -> list[str]:
+    """``--settings FILE`` flags for a fast fit (the settings file is written into ``folder``)."""
+    path = folder / "fast.yaml"
+    if not path.exists():
+        path.write_text(json.dumps({"sampler": FAST_SAMPLER, "seed": 1}), encoding="utf-8")
+    return ["--settings", str(path)]
 
 
 def invoke(*args: str | Path) -> Any:

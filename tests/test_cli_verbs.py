@@ -17,8 +17,8 @@ from typing import Any
 import pandas as pd
 import pytest
 from tests.conftest_cli import (
-    FAST_FIT,
     bad_account,
+    fast_fit,
     invoke,
     invoke_json,
     run_subprocess,
@@ -196,7 +196,7 @@ def test_campaign_real_loop_records_then_plans(tmp_path: Path) -> None:
 def fitted(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     root = tmp_path_factory.mktemp("fitted")
     data = simulated_account(root / "acct.csv", posts=60, seed=1)
-    code, doc = invoke_json("fit", data, "--out", root / "model", *FAST_FIT)
+    code, doc = invoke_json("fit", data, "--out", root / "model", *fast_fit(root))
     return {"root": root, "data": data, "model": root / "model", "code": code, "doc": doc}
 
 
@@ -297,11 +297,31 @@ def test_recommend_settings_file_with_flag_overrides(
 @pytest.mark.slow
 def test_recommend_fits_when_given_data(fitted: dict[str, Any], tmp_path: Path) -> None:
     code, doc = invoke_json(
-        "recommend", "--input", fitted["data"], "--budget", "1500", "--policy", "greedy", *FAST_FIT
+        "recommend",
+        "--input",
+        fitted["data"],
+        "--budget",
+        "1500",
+        "--policy",
+        "greedy",
+        *fast_fit(fitted["root"]),
     )
     assert code == 0
     assert sum(doc["plan"]["spend"].values()) == pytest.approx(1500)
     assert doc["source"] == str(fitted["data"])
+
+
+@pytest.mark.slow
+def test_a_failed_fit_exits_3_and_writes_nothing(fitted: dict[str, Any], tmp_path: Path) -> None:
+    """Ten NUTS draws without tuning cannot pass the convergence checks: a real failed fit."""
+    short = tmp_path / "short.json"
+    sampler = {"method": "nuts", "nuts_sampler": "pymc", "draws": 10, "tune": 0, "cores": 1}
+    short.write_text(json.dumps({"sampler": sampler, "seed": 1}))
+    code, doc = invoke_json("fit", fitted["data"], "--out", tmp_path / "model", "--settings", short)
+    assert (code, doc["error"]) == (3, "bad_fit")
+    assert "too few effective draws" in doc["message"]
+    assert "--allow-bad-fit" in doc["message"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["short.json"]
 
 
 @pytest.mark.parametrize(

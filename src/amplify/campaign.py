@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from amplify.allocate import Constraints
+from amplify.allocate import Constraints, compile_constraints, get_policy, project, solve_compiled
 from amplify.curves import ResponseCurves
 from amplify.errors import DataError, Problem
 from amplify.learn import LearnerConfig, OnlineCurveLearner
@@ -40,6 +40,7 @@ from amplify.simulate import CampaignWorld, DayOutcome
 __all__ = [
     "MODEL_VERSION",
     "POLICY_NAMES",
+    "AnchoredThompsonPolicy",
     "Campaign",
     "CampaignResult",
     "Policy",
@@ -55,7 +56,15 @@ FloatArray = NDArray[np.float64]
 MODEL_VERSION = "amplify.learn.OnlineCurveLearner/grid-gamma-1"
 
 #: Policies known by name (``"oracle"`` needs a simulated world).
-POLICY_NAMES: tuple[str, ...] = ("thompson", "greedy", "epsilon_greedy", "ucb", "uniform", "oracle")
+POLICY_NAMES: tuple[str, ...] = (
+    "thompson",
+    "thompson_smoothed",
+    "greedy",
+    "epsilon_greedy",
+    "ucb",
+    "uniform",
+    "oracle",
+)
 
 
 class Policy(Protocol):
@@ -66,26 +75,92 @@ class Policy(Protocol):
     ) -> FloatArray: ...
 
 
+@dataclass(frozen=True)
+class AnchoredThompsonPolicy:
+    """Thompson sampling anchored on the posterior-mean plan, with persistent, shrunk exploration.
+
+    Each day: the exact best split for the posterior-mean curve (``greedy``) and for ``batch`` posterior
+    draws (the Thompson target ``ts``, averaged). The exploration offset follows
+    ``offset = persistence * offset_yesterday + (1 - persistence) * (ts - greedy)`` and the plan is
+    ``greedy + explore * offset``, projected onto the constraints.
+
+    Why: plain Thompson sampling reshuffles 12-17% of the budget daily; smoothing the whole plan
+    (``(1 - a) * yesterday + a * target``) also makes it slow to follow what the posterior already knows
+    (a lag that costs most in the first weeks). Anchoring on the greedy plan follows the posterior at once,
+    while the exploration — scaled by ``explore``, where the posterior disagrees about the best split, so
+    it is cheap where the arms are well known — moves slowly (low churn) and lasts long enough to be
+    informative about the curves' slopes.
+
+    The offset is state: :meth:`step` takes and returns it; the campaign stores it with each plan in the
+    ledger so a resumed campaign continues exactly. :meth:`allocate` (no state) starts a fresh offset.
+
+    Parameters
+    ----------
+    explore
+        Scale of the exploration offset (0: greedy; 1: the full Thompson deviation, smoothed).
+    persistence
+        Day-to-day persistence of the offset (0: fresh each day).
+    batch
+        Posterior draws solved and averaged into the Thompson target.
+    """
+
+    explore: float = 0.5
+    persistence: float = 0.7
+    batch: int = 1
+    name: str = "thompson"
+
+    def __post_init__(self) -> None:
+        if self.explore < 0 or not 0 <= self.persistence < 1 or self.batch < 1:
+            raise ValueError(
+                "AnchoredThompsonPolicy: need explore >= 0, 0 <= persistence < 1, batch >= 1; got "
+                f"{self.explore}, {self.persistence}, {self.batch}"
+            )
+
+    def step(
+        self,
+        curves: ResponseCurves,
+        c: Constraints,
+        rng: np.random.Generator,
+        state: FloatArray | None,
+    ) -> tuple[FloatArray, FloatArray]:
+        """Today's spend and exploration offset, given yesterday's offset (``None`` at the start)."""
+        comp = compile_constraints(curves, c)
+        cont = dataclasses.replace(comp, step=0.0)
+        greedy = solve_compiled(curves, cont)[0]
+        draws = rng.choice(curves.n_draws, size=self.batch, replace=self.batch > curves.n_draws)
+        ts = solve_compiled(curves, cont, draws=draws).mean(axis=0)
+        n = curves.n_arms
+        old = np.zeros(n) if state is None or np.shape(state) != (n,) else np.asarray(state)
+        offset = self.persistence * old + (1.0 - self.persistence) * (ts - greedy)
+        x = greedy + self.explore * offset
+        total = None if comp.floor is None else float(greedy.sum())
+        return project(x, comp, total=total)[0], offset
+
+    def allocate(
+        self, curves: ResponseCurves, c: Constraints, rng: np.random.Generator
+    ) -> FloatArray:
+        """Stateless use: one step from a zero offset."""
+        return self.step(curves, c, rng, None)[0]
+
+
 def make_policy(name: str) -> Policy | str:
     """The policy called ``name`` with the settings the benchmark uses.
 
-    ``"oracle"`` is returned as the string itself: only a simulated world can play it.
+    ``"thompson"`` is :class:`AnchoredThompsonPolicy`; ``"thompson_smoothed"`` is the allocator's
+    stateless :class:`~amplify.allocate.ThompsonPolicy` (plan smoothed toward a Thompson target); the
+    others are :func:`amplify.allocate.get_policy` defaults. ``"oracle"`` is returned as the string
+    itself: only a simulated world can play it.
     """
-    from amplify.allocate import policies
-
     name = name.lower().replace("-", "_")
-    table: dict[str, Callable[[], Any]] = {
-        "thompson": policies.ThompsonPolicy,
-        "greedy": policies.GreedyPolicy,
-        "epsilon_greedy": policies.EpsilonGreedyPolicy,
-        "ucb": policies.UCBPolicy,
-        "uniform": policies.UniformPolicy,
-    }
     if name == "oracle":
         return "oracle"
-    if name not in table:
+    if name == "thompson":
+        return AnchoredThompsonPolicy()
+    if name == "thompson_smoothed":
+        return get_policy("thompson")
+    if name not in POLICY_NAMES:
         raise ValueError(f"unknown policy {name!r}; choose one of {list(POLICY_NAMES)}")
-    policy: Policy = table[name]()
+    policy: Policy = get_policy(name)
     return policy
 
 
@@ -206,23 +281,33 @@ def decide(
     policy: Policy | str,
     constraints: Constraints,
     previous: FloatArray | None,
+    state: FloatArray | None,
     rng: np.random.Generator,
     *,
     n_draws: int,
     world: CampaignWorld | None = None,
     round_: int = 0,
-) -> FloatArray:
-    """One round's spend per arm (policy on posterior draws; the oracle on a simulated world)."""
+) -> tuple[FloatArray, FloatArray | None]:
+    """One round's spend per arm and the policy's new state (policy on posterior draws; the oracle on a
+    simulated world).
+
+    The curves are approximated in the allocator's family around yesterday's plan (see
+    :meth:`~amplify.learn.OnlineCurveLearner.curves`).
+    """
     arms = learner.arms
     if isinstance(policy, str):
         if policy != "oracle" or world is None:
             raise ValueError(f"policy {policy!r} is not a policy object; only 'oracle' (with a world) is")
-        return np.asarray(world.oracle(constraints.budget, round_), dtype=float)
+        return np.asarray(world.oracle(constraints.budget, round_), dtype=float), None
     c = constraints
     if previous is not None:
         c = constraints.replace(previous={a: float(x) for a, x in zip(arms, previous, strict=True)})
-    curves = learner.curves(n_draws, rng)
-    return np.asarray(policy.allocate(curves, c, rng), dtype=float)
+    curves = learner.curves(n_draws, rng, around=previous)
+    stepper = getattr(policy, "step", None)
+    if callable(stepper):
+        spend, new_state = stepper(curves, c, rng, state)
+        return np.asarray(spend, dtype=float), np.asarray(new_state, dtype=float)
+    return np.asarray(policy.allocate(curves, c, rng), dtype=float), None
 
 
 @dataclass
@@ -260,7 +345,7 @@ def simulate_rounds(
     rounds: int,
     *,
     seed: int,
-    n_draws: int = 256,
+    n_draws: int = 64,
     history: pd.DataFrame | None = None,
     oracle: Sequence[FloatArray] | None = None,
 ) -> dict[str, FloatArray]:
@@ -279,12 +364,23 @@ def simulate_rounds(
     learner.refresh()
     outcomes: dict[int, DayOutcome] = {}
     previous: FloatArray | None = None
+    state: FloatArray | None = None
     plans = np.empty((rounds, len(arms)))
     for r in range(rounds):
-        rng = round_rng(seed, r)
-        spend = decide(
-            learner, policy, constraints, previous, rng, n_draws=n_draws, world=world, round_=r
-        ) if not (isinstance(policy, str) and oracle is not None) else np.asarray(oracle[r])
+        if isinstance(policy, str) and oracle is not None:
+            spend = np.asarray(oracle[r], dtype=float)
+        else:
+            spend, state = decide(
+                learner,
+                policy,
+                constraints,
+                previous,
+                state,
+                round_rng(seed, r),
+                n_draws=n_draws,
+                world=world,
+                round_=r,
+            )
         outcomes[r] = world.step(spend, r)
         outcomes.pop(r - n_delay, None)
         feed_rows(learner, report_rows(arms, outcomes, r, n_delay))
@@ -345,7 +441,7 @@ class Campaign:
         world: CampaignWorld | None = None,
         seed: int = 0,
         name: str = "default",
-        n_draws: int = 256,
+        n_draws: int = 64,
         history: pd.DataFrame | None = None,
     ) -> None:
         self.ledger_path = Path(ledger_path)
@@ -419,19 +515,27 @@ class Campaign:
             self.learner.refresh()
             self._fed = rr
 
-    def _previous(self, led: Ledger, run_id: int, round_: int) -> FloatArray | None:
+    def _previous(
+        self, led: Ledger, run_id: int, round_: int
+    ) -> tuple[FloatArray | None, FloatArray | None]:
+        """Yesterday's plan and the policy state stored with it."""
         rec = led.round(run_id, round_ - 1) if round_ > 0 else None
         if rec is None:
-            return None
-        return np.array([float(rec.plan["spend"][a]) for a in self.arms])
+            return None, None
+        spend = np.array([float(rec.plan["spend"][a]) for a in self.arms])
+        st = rec.plan.get("policy_state")
+        return spend, None if st is None else np.asarray(st, dtype=float)
 
-    def _plan_json(self, spend: FloatArray, round_: int) -> dict[str, Any]:
+    def _plan_json(
+        self, spend: FloatArray, round_: int, state: FloatArray | None
+    ) -> dict[str, Any]:
         exp = self.learner.expected(spend)
         return {
             "round": round_,
             "spend": {a: float(x) for a, x in zip(self.arms, spend, strict=True)},
             "expected_conversions": {a: float(x) for a, x in zip(self.arms, exp, strict=True)},
             "learner_days": self.learner.n_days,
+            "policy_state": None if state is None else [float(x) for x in state],
         }
 
     # --- simulated run ----------------------------------------------------------------------------
@@ -454,12 +558,13 @@ class Campaign:
             self._sync(led, run_id, r - 1, rebuild=True)
             self._outcomes = self._replay_outcomes(led, run_id, r, n_delay)
             while r < rounds:
-                previous = self._previous(led, run_id, r)
-                spend = decide(
+                previous, state = self._previous(led, run_id, r)
+                spend, state = decide(
                     self.learner,
                     self.policy,
                     self.constraints,
                     previous,
+                    state,
                     round_rng(self.seed, r),
                     n_draws=self.n_draws,
                     world=world,
@@ -473,7 +578,7 @@ class Campaign:
                     led.commit_round(
                         run_id,
                         r,
-                        plan=self._plan_json(out.spend_set, r),
+                        plan=self._plan_json(out.spend_set, r, state),
                         constraints=self._constraints_json(previous),
                         policy=_policy_name(self.policy),
                         model_version=MODEL_VERSION,
@@ -527,18 +632,19 @@ class Campaign:
         try:
             r = led.last_round(run_id) + 1
             self._sync(led, run_id, r - 1, rebuild=True)
-            previous = self._previous(led, run_id, r)
-            spend = decide(
+            previous, state = self._previous(led, run_id, r)
+            spend, state = decide(
                 self.learner,
                 self.policy,
                 self.constraints,
                 previous,
+                state,
                 round_rng(self.seed, r),
                 n_draws=self.n_draws,
                 world=self.world,
                 round_=r,
             )
-            plan = self._plan_json(spend, r)
+            plan = self._plan_json(spend, r, state)
             led.commit_round(
                 run_id,
                 r,

@@ -44,7 +44,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy.special import gammaln
+from scipy.special import gammaincinv, gammaln
 
 from amplify.curves import ResponseCurves
 
@@ -103,14 +103,14 @@ class LearnerConfig:
     shapes: tuple[float, ...] = (0.5, 0.7, 1.0, 1.4, 2.0)
     shape_prior: tuple[float, ...] = (0.15, 0.2, 0.3, 0.2, 0.15)
     max_spend: float | None = None
-    log_k_prior_sd: float = 1.5
+    log_k_prior_sd: float = 2.5
     rate_prior_shape: float = 2.0
     overdispersion: float | None = None
     delay_pmf: tuple[float, ...] = DEFAULT_DELAY_PMF
     delay_prior_strength: float = 50.0
     estimate_delay: bool = True
     detect_windows: tuple[int, ...] = (3, 7, 14)
-    detect_threshold: float = 4.0
+    detect_threshold: float = 5.0
     min_history: float = 10.0
     forget_factor: float = 0.02
     half_life: float | None = None
@@ -235,6 +235,7 @@ class OnlineCurveLearner:
             _mm_table(mult, shapes, self.max_spend / float(r)) for r in ref
         ]  # per arm: (centres, b_mult (M, G), k_ratio (M, G))
         self._pmf0 = np.asarray(cfg.delay_pmf, dtype=float) / np.sum(cfg.delay_pmf)
+        self._g_ref = self._g(ref[None, :])[0]  # (A, G): g at the reference spend
         self._set_prior()
         self.reset()
 
@@ -242,6 +243,8 @@ class OnlineCurveLearner:
     def reset(self) -> None:
         """Forget every observation (back to the prior)."""
         self._data = _Data()
+        self._g_cache: dict[int, tuple[FloatArray, FloatArray]] = {}
+        self._spend_now = np.zeros((0, self.n_arms))
         self._forget: dict[int, FloatArray] = {}  # day -> (A,) multiplicative weights
         self.change_events_: list[ChangeEvent] = []
         self.overdispersion_ = (
@@ -312,8 +315,7 @@ class OnlineCurveLearner:
 
     def _b0(self, rate_mean: FloatArray) -> FloatArray:
         """Gamma rate of ``beta | k`` so that the rate at the reference spend has mean ``rate_mean``."""
-        g_ref = self._g(self.reference_spend[None, :])[0]  # (A, G)
-        scale = rate_mean[:, None] * self.reference_spend[:, None] / g_ref
+        scale = rate_mean[:, None] * self.reference_spend[:, None] / self._g_ref
         return np.asarray(self._a0 / scale)
 
     # --- data -------------------------------------------------------------------------------------
@@ -365,17 +367,21 @@ class OnlineCurveLearner:
         if self.config.estimate_delay:
             self.delay_pmf_ = self._estimate_delay()
         s, c, f, valid, days = self._arrays()
+        g = self._g_days(s)
         omega = self._day_weights(days, valid)
-        post, mu = self._fit(s, c, f, omega, self.overdispersion_)
+        # quasi-likelihood weights from the previous posterior's fitted means, then once more from the
+        # new posterior (with the over-dispersion re-estimated from its residuals)
+        mu = self._post_mean_at(self._post, g) * f
+        post, mu = self._fit(g, c, f, omega, mu, self.overdispersion_)
         if self.config.overdispersion is None:
             self.overdispersion_ = _moment_overdispersion(c, mu, valid & (omega > 0.5))
-        post, mu = self._fit(s, c, f, omega, self.overdispersion_)
+        post, mu = self._fit(g, c, f, omega, mu, self.overdispersion_)
         newest = max(days)
         if self._last_tested_day is None or newest > self._last_tested_day:
             self._last_tested_day = newest
-            if self._detect(s, c, f, omega, days, valid, mu):
+            if self._detect(g, c, f, omega, days, valid, mu):
                 omega = self._day_weights(days, valid)
-                post, mu = self._fit(s, c, f, omega, self.overdispersion_)
+                post, mu = self._fit(g, c, f, omega, mu, self.overdispersion_)
         self._post = post
 
     def _arrays(self) -> tuple[FloatArray, FloatArray, FloatArray, NDArray[np.bool_], NDArray[np.int64]]:
@@ -386,8 +392,9 @@ class OnlineCurveLearner:
         valid = np.isfinite(s) & np.isfinite(c) & (s > 0)
         cdf = np.cumsum(self.delay_pmf_)
         f = cdf[np.clip(age, 0, cdf.size - 1).astype(int)]
+        self._spend_now = np.where(valid, s, 0.0)
         return (
-            np.where(valid, s, 0.0),
+            self._spend_now,
             np.where(valid, c, 0.0),
             np.where(valid, f, 1.0),
             valid,
@@ -427,22 +434,36 @@ class OnlineCurveLearner:
         return np.diff(cdf, prepend=0.0)
 
     def _fit(
-        self, s: FloatArray, c: FloatArray, f: FloatArray, omega: FloatArray, inv_kappa: float
+        self,
+        g: FloatArray,
+        c: FloatArray,
+        f: FloatArray,
+        omega: FloatArray,
+        mu: FloatArray,
+        inv_kappa: float,
     ) -> tuple[_Posterior, FloatArray]:
-        """Grid posterior with quasi-likelihood weights; returns it and the fitted daily means ``mu * f``."""
-        rate_mean = self._pooled_rate(s, c, f, omega)
-        g = self._g(s)  # (D, A, G)
-        # two passes: weights from the current fitted means, then the posterior under those weights
-        mu = self._post_mean_at(self._post, g) * f
+        """Grid posterior with quasi-likelihood weights ``omega / (1 + mu / kappa)``; returns it and its
+        fitted daily means ``mu * f``."""
+        rate_mean = self._pooled_rate(c, f, omega)
         post = self._posterior(g, c, f, omega / (1.0 + mu * inv_kappa), rate_mean)
-        mu = self._post_mean_at(post, g) * f
-        post = self._posterior(g, c, f, omega / (1.0 + mu * inv_kappa), rate_mean)
-        mu = self._post_mean_at(post, g) * f
-        return post, mu
+        return post, self._post_mean_at(post, g) * f
 
-    def _pooled_rate(self, s: FloatArray, c: FloatArray, f: FloatArray, omega: FloatArray) -> FloatArray:
+    def _g_days(self, s: FloatArray) -> FloatArray:
+        """``g`` of every day's spend, (D, A, G), cached per day (a day's spend rarely changes)."""
+        cache = self._g_cache
+        rows = []
+        for i in range(s.shape[0]):
+            hit = cache.get(i)
+            if hit is None or not np.array_equal(hit[0], s[i]):
+                hit = (s[i].copy(), self._g(s[i][None, :])[0])
+                cache[i] = hit
+            rows.append(hit[1])
+        return np.stack(rows)
+
+    def _pooled_rate(self, c: FloatArray, f: FloatArray, omega: FloatArray) -> FloatArray:
         if self._prior_rate_mean is not None:
             return self._prior_rate_mean
+        s = self._spend_now
         pseudo = 0.5 * float(np.mean(self.reference_spend))
         rate = (np.sum(omega * c) + 0.02 * pseudo) / (np.sum(omega * s * f) + pseudo)
         return np.full(self.n_arms, rate)
@@ -475,7 +496,7 @@ class OnlineCurveLearner:
     # --- change detection -------------------------------------------------------------------------
     def _detect(
         self,
-        s: FloatArray,
+        g: FloatArray,
         c: FloatArray,
         f: FloatArray,
         omega: FloatArray,
@@ -487,8 +508,7 @@ class OnlineCurveLearner:
         cfg = self.config
         newest = int(days.max())
         inv_kappa = self.overdispersion_
-        g = self._g(s)
-        rate_mean = self._pooled_rate(s, c, f, omega)
+        rate_mean = self._pooled_rate(c, f, omega)
         q = 1.0 / (1.0 + mu * inv_kappa)
         fired = np.zeros(self.n_arms, dtype=bool)
         for length in sorted(cfg.detect_windows):
@@ -546,7 +566,6 @@ class OnlineCurveLearner:
         post = self._post
         cw = np.cumsum(post.weights, axis=1)
         cw /= cw[:, -1:]
-        u = rng.random((n_draws, self.n_arms))
         beta = np.empty((n_draws, self.n_arms))
         k = np.empty((n_draws, self.n_arms))
         centre = (
@@ -555,8 +574,12 @@ class OnlineCurveLearner:
             else np.broadcast_to(np.asarray(around, dtype=float), (self.n_arms,))
         )
         for j in range(self.n_arms):
-            idx = np.minimum(np.searchsorted(cw[j], u[:, j], side="right"), cw.shape[1] - 1)
-            b_internal = rng.gamma(post.shape[j, idx], 1.0 / post.rate[j, idx])
+            # Latin-hypercube draws: each is an exact posterior draw, but the set covers the grid weights
+            # and the Gamma quantiles evenly, so a few dozen draws give a steady posterior mean
+            u1 = (rng.permutation(n_draws) + rng.random(n_draws)) / n_draws
+            u2 = (rng.permutation(n_draws) + rng.random(n_draws)) / n_draws
+            idx = np.minimum(np.searchsorted(cw[j], u1, side="right"), cw.shape[1] - 1)
+            b_internal = gammaincinv(post.shape[j, idx], u2) / post.rate[j, idx]
             centres, b_mult, k_ratio = self._mm_tables[j]
             m = 0
             if centre is not None and np.isfinite(centre[j]) and centre[j] > 0:

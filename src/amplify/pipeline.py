@@ -22,6 +22,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, get_args, get_origin
 
@@ -50,6 +51,7 @@ __all__ = [
     "build_constraints",
     "curves_for",
     "fit",
+    "fit_problems",
     "load_posts",
     "load_scenarios",
     "load_settings",
@@ -144,6 +146,8 @@ class SamplerSettings(_Strict):
     tune: int = Field(default=1000, ge=0)
     chains: int = Field(default=2, ge=1)
     target_accept: float = Field(default=0.9, gt=0.0, lt=1.0)
+    advi_iterations: int = Field(default=20_000, ge=100)
+    cores: int | None = Field(default=None, ge=1)
 
 
 def _canonical_platform(name: str) -> str:
@@ -438,9 +442,33 @@ def fit(
         tune=s.tune,
         chains=s.chains,
         target_accept=s.target_accept,
+        advi_iterations=s.advi_iterations,
+        cores=s.cores,
         seed=settings.seed,
     )
     return BoostModel(sampler=config).fit(posts, progress=progress)
+
+
+#: Start of the warning every approximate (ADVI / pathfinder) fit carries: a choice, not a failure.
+_APPROXIMATE = "approximate fit"
+
+
+def fit_problems(diagnostics: Any) -> list[str]:
+    """Why a fit should not be trusted (empty when it is fine).
+
+    These are the diagnostics' warnings minus the one every approximate fit carries: choosing ADVI
+    is not a failed convergence.
+
+    ``diagnostics`` is a :class:`amplify.model.Diagnostics` or its dict form.
+    """
+    get = diagnostics.get if isinstance(diagnostics, Mapping) else partial(getattr, diagnostics)
+    if get("ok", False):
+        return []
+    warnings = [str(w) for w in (get("warnings", None) or [])]
+    problems = [w for w in warnings if not w.startswith(_APPROXIMATE)]
+    if not problems and not get("approximate", False):
+        problems = ["diagnostics not ok"]
+    return problems
 
 
 def curves_for(
@@ -898,10 +926,11 @@ def recommend_account(
         base["max_rhat"] = _finite_or_none(getattr(diag, "max_rhat", None))
         base["divergences"] = getattr(diag, "divergences", None)
         note = ""
-        if not diag.ok:
-            detail = "; ".join(getattr(diag, "warnings", []) or []) or "diagnostics not ok"
+        problems = fit_problems(diag)
+        if problems:
+            detail = "; ".join(problems)
             if not allow_bad_fit:
-                return done("bad_fit", f"the fit did not converge ({detail}); no plan written")
+                return done("bad_fit", f"the fit is not trustworthy ({detail}); no plan written")
             note = f"written despite a poor fit ({detail})"
         plan = recommend(model, settings)
         out = Path(out_dir)

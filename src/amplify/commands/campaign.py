@@ -19,8 +19,8 @@ from amplify.commands.common import (
     emit_json,
     handle_errors,
     info,
-    out_console,
     progress_bar,
+    show,
 )
 from amplify.pipeline import SettingsError, atomic_write_text
 
@@ -271,7 +271,7 @@ def _real(
         from amplify.commands.recommend import frame_table
 
         if not json_mode:
-            out_console.print(frame_table(frame, title=f"round {nxt['round']} plan ({policy})"))
+            show(frame_table(frame, title=f"round {nxt['round']} plan ({policy})"))
     result = camp.results()
     doc["summary"] = result.summary
     if out is not None:
@@ -283,11 +283,11 @@ def _real(
 def _show_summary(summary: dict[str, float], *, title: str) -> None:
     from rich.table import Table
 
-    out_console.print(title, highlight=False)
+    show(title, highlight=False)
     table = Table(header_style="bold")
     table.add_column("measure")
     table.add_column("value", justify="right")
     for key, value in summary.items():
         whole = key == "rounds" or (float(value).is_integer() and key.startswith("conversions"))
         table.add_row(key, f"{value:,.0f}" if whole else f"{value:,.1f}")
-    out_console.print(table)
+    show(table)

@@ -32,7 +32,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
 from amplify.errors import AmplifyError, DataError
-from amplify.pipeline import SettingsError, _jsonable
+from amplify.pipeline import SettingsError, _jsonable, fit_problems
 
 EXIT_OK = 0
 EXIT_INTERNAL = 1
@@ -51,6 +51,16 @@ EXIT_CODES: dict[str, int] = {
 err_console = Console(stderr=True)
 #: Tables and results.
 out_console = Console()
+
+
+#: Width of tables written to a pipe or file (a terminal's own width is used on a terminal).
+PIPE_WIDTH = 200
+
+
+def show(renderable: Any, **kwargs: Any) -> None:
+    """Print a table or line on stdout; piped output is not squeezed into 80 columns."""
+    width = None if out_console.is_terminal else PIPE_WIDTH
+    out_console.print(renderable, width=width, **kwargs)
 
 
 class BadFit(AmplifyError):
@@ -222,18 +232,23 @@ def handle_errors(json_mode: bool) -> Iterator[None]:
 
 
 def check_fit(model: Any, *, allow_bad_fit: bool, json_mode: bool) -> dict[str, Any]:
-    """The fit's diagnostics as a dict; raises :class:`BadFit` when not ok (unless allowed)."""
-    diag = model.diagnostics_
-    doc = _diagnostics_dict(diag)
-    if not doc.get("ok", False):
-        detail = "; ".join(doc.get("warnings") or []) or "diagnostics not ok"
+    """The fit's diagnostics as a dict; raises :class:`BadFit` when they show a failed fit.
+
+    An approximate fit (ADVI) is not a failure: its warning is shown and work goes on.
+    """
+    doc = _diagnostics_dict(model.diagnostics_)
+    problems = fit_problems(doc)
+    if problems:
+        detail = "; ".join(problems)
         if not allow_bad_fit:
             raise BadFit(
-                f"the sampler did not converge ({detail}); nothing was written. "
-                "Fit with more --tune/--draws, "
-                "or pass --allow-bad-fit to use it anyway."
+                f"the fit is not trustworthy: {detail}. Nothing was written; refit with more "
+                "--tune/--draws, or pass --allow-bad-fit to use it anyway."
             )
-        warn(f"using a fit whose diagnostics are not ok ({detail})", json_mode=json_mode)
+        warn(f"using a fit whose diagnostics are not ok: {detail}", json_mode=json_mode)
+    elif not doc.get("ok", True):
+        for w in doc.get("warnings") or []:
+            warn(str(w), json_mode=json_mode)
     return doc
 
 

@@ -11,6 +11,7 @@ the others.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from multiprocessing import get_context
 from pathlib import Path
@@ -38,11 +39,11 @@ from amplify.commands.common import (
     err_console,
     handle_errors,
     info,
-    out_console,
     parse_amounts,
     parse_pairs,
     progress_bar,
     sampler_overrides,
+    show,
     stage_callback,
     warn,
 )
@@ -295,8 +296,8 @@ def show_plan(plan: Plan, settings: RecommendSettings) -> None:
     else:
         frame = plan.per_platform.reset_index()
         key = "platform"
-    out_console.print(frame_table(readable_plan(frame, key), title=title))
-    out_console.print(total_line(plan.total), highlight=False)
+    show(frame_table(readable_plan(frame, key), title=title))
+    show(total_line(plan.total), highlight=False)
     for w in plan.warnings:
         warn(str(w))
 
@@ -368,7 +369,9 @@ def _cell(value: Any, column: str) -> str:
 
 def frame_table(frame: pd.DataFrame, *, title: str | None = None) -> Table:
     """A rich table of a data frame: numbers right-aligned with thousands separators."""
-    table = Table(title=title, title_justify="left", header_style="bold")
+    table = Table(
+        title=title, title_justify="left", header_style="bold", min_width=len(title or "")
+    )
     for col in frame.columns:
         numeric = pd.api.types.is_numeric_dtype(frame[col]) and not pd.api.types.is_bool_dtype(
             frame[col]
@@ -411,6 +414,16 @@ def find_exports(folder: Path) -> list[Path]:
     return files
 
 
+def batch_exit_code(results: Sequence[AccountResult], *, strict: bool) -> int:
+    """0 while any account succeeded (``strict``: while all did); otherwise the failures' exit code
+    when they share one (2 bad input, 3 bad fit), else 1."""
+    failed = [r for r in results if not r.ok]
+    if not failed or (not strict and len(failed) < len(results)):
+        return EXIT_OK
+    codes = {r.exit_code for r in failed}
+    return codes.pop() if len(codes) == 1 else EXIT_INTERNAL
+
+
 def run_batch(
     folder: Path,
     settings: RecommendSettings,
@@ -442,10 +455,7 @@ def run_batch(
     frame = pd.DataFrame(rows)
     summary_csv = atomic_write_text(out / f"{SUMMARY_NAME}.csv", frame.to_csv(index=False))
     failed = [r for r in results if not r.ok]
-    code = EXIT_OK
-    if failed and (strict or len(failed) == len(results)):
-        codes = {r.exit_code for r in failed}
-        code = codes.pop() if len(codes) == 1 else EXIT_INTERNAL
+    code = batch_exit_code(results, strict=strict)
     doc = {
         "ok": code == EXIT_OK,
         "exit_code": code,
@@ -472,7 +482,7 @@ def run_batch(
                 if c in frame
             ]
         ]
-        out_console.print(frame_table(show, title=f"{len(results)} accounts → {out}"))
+        show(frame_table(show, title=f"{len(results)} accounts → {out}"))
         info(f"{len(results) - len(failed)} ok, {len(failed)} failed; summary in {summary_csv}")
     return code
 

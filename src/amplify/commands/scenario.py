@@ -35,10 +35,10 @@ from amplify.commands.common import (
     emit_json,
     handle_errors,
     info,
-    out_console,
     parse_pairs,
     progress_bar,
     sampler_overrides,
+    show,
     stage_callback,
 )
 from amplify.commands.recommend import frame_table
@@ -143,7 +143,7 @@ def scenario_command(
             return
         shown = table if by_platform else table[table["platform"] == "total"]
         title = f"what-ifs vs the baseline (budget {settings.budget:,.2f}, {settings.level} level)"
-        out_console.print(frame_table(readable_comparison(shown, by_platform), title=title))
+        show(frame_table(readable_comparison(shown, by_platform), title=title))
         if out is not None:
             info(f"table written to {out}")
 

@@ -44,37 +44,14 @@ from scipy.special import gammaln, logit
 from amplify import constants as C
 from amplify.model.features import Features, Levels
 from amplify.model.likelihood import ROW_FIELDS, THETA_ROWS, BoostLogLik
-from amplify.model.priors import Priors
+from amplify.model.priors import NOISES, Priors, coef_names, pooled_names
 from amplify.model.transforms import count_table
 
-POOLED: tuple[str, ...] = ("log_cpm", "log_k", "ctr_logit", "cvr_logit", "organic_effect")
-COEFS: tuple[str, ...] = (
-    "er_logit",
-    "log_resonance_er",
-    "share_logit",
-    "shares_loading",
-    "log_view_through",
-    "value_log",
-    "log_inv_sqrt_alpha",
-)
-NOISES: tuple[str, ...] = ("impr_sigma", "ctr_sigma", "value_sigma")
 DIM_POOLED = "pooled_param"
 DIM_COEF = "coef_param"
 DIM_NOISE = "noise_param"
 #: The free platform-level variables (convergence is checked on all of them).
 PLATFORM_LEVEL_VARS: tuple[str, ...] = ("pooled", "pooled_mu", "pooled_sd", "platform_coef", "noise")
-
-
-def pooled_names(priors: Priors) -> tuple[str, ...]:
-    """Pooled parameters present under these priors (no organic effect in the pooled baseline)."""
-    return POOLED if priors.use_organic else POOLED[:-1]
-
-
-def coef_names(priors: Priors) -> tuple[str, ...]:
-    """Independent per-platform coefficients present under these priors."""
-    organic = COEFS[:2] if priors.use_organic else ()
-    shares = COEFS[2:4] if (priors.use_organic and priors.use_shares) else ()
-    return (*organic, *shares, *COEFS[4:])
 
 
 def segment_dim(col: str) -> str:

@@ -17,6 +17,7 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from amplify import constants as C
+from amplify.errors import DataError, Problem
 from amplify.model.transforms import empirical_logit
 
 FloatArray = NDArray[np.float64]
@@ -24,10 +25,6 @@ IntArray = NDArray[np.int64]
 
 #: Auto-detected segment columns have between 2 and this many distinct values.
 MAX_SEGMENT_LEVELS = 30
-
-
-class PostTableError(ValueError):
-    """The post table cannot be used by the model; the message names the row, column and fix."""
 
 
 @dataclass(frozen=True)
@@ -129,7 +126,7 @@ def learn_levels(posts: pd.DataFrame, segments: Sequence[str]) -> Levels:
     return Levels(platforms=tuple(ordered), formats=tuple(fmts), segments=segs)
 
 
-def make_features(posts: pd.DataFrame, levels: Levels, *, source: str = "post table") -> Features:
+def make_features(posts: pd.DataFrame, levels: Levels, *, source: str = "<DataFrame>") -> Features:
     """Encode a post table with the given levels and check its numbers.
 
     Parameters
@@ -143,35 +140,46 @@ def make_features(posts: pd.DataFrame, levels: Levels, *, source: str = "post ta
 
     Raises
     ------
-    PostTableError
-        On missing required columns, negative counts, or impossible combinations (clicks > impressions,
-        engagements > organic impressions, shares > engagements), naming the first offending row.
+    amplify.errors.DataError
+        On missing required columns, non-numbers, negative counts, or impossible combinations
+        (clicks > impressions, engagements > organic impressions, shares > engagements), naming each row
+        (index label) and column.
     """
     _check_columns(posts, tuple(levels.segments), source=source)
-    num = {c: _numeric(posts, c, source) for c in C.NUMERIC_COLUMNS}
-    for c in C.NUMERIC_COLUMNS:
-        _check(num[c] < 0, posts, c, f"{c} must not be negative", source)
-    _check(
-        num[C.CLICKS] > num[C.PAID_IMPRESSIONS],
-        posts,
-        C.CLICKS,
-        "clicks exceed paid_impressions; check that the columns are not swapped",
-        source,
-    )
-    _check(
-        num[C.ORGANIC_ENGAGEMENTS] > num[C.ORGANIC_IMPRESSIONS],
-        posts,
-        C.ORGANIC_ENGAGEMENTS,
-        "organic_engagements exceed organic_impressions",
-        source,
-    )
-    _check(
-        num[C.ORGANIC_SHARES] > num[C.ORGANIC_ENGAGEMENTS],
-        posts,
-        C.ORGANIC_SHARES,
-        "organic_shares exceed organic_engagements (engagements include shares)",
-        source,
-    )
+    problems: list[Problem] = []
+    num = {c: _numeric(posts, c, source, problems) for c in C.NUMERIC_COLUMNS}
+    with np.errstate(invalid="ignore"):
+        for c in C.NUMERIC_COLUMNS:
+            _check(num[c] < 0, posts, c, f"{c} is negative", "counts and money are >= 0", source, problems)
+        _check(
+            num[C.CLICKS] > num[C.PAID_IMPRESSIONS],
+            posts,
+            C.CLICKS,
+            "clicks exceed paid_impressions",
+            "check that the clicks and impressions columns are not swapped",
+            source,
+            problems,
+        )
+        _check(
+            num[C.ORGANIC_ENGAGEMENTS] > num[C.ORGANIC_IMPRESSIONS],
+            posts,
+            C.ORGANIC_ENGAGEMENTS,
+            "organic_engagements exceed organic_impressions",
+            "map the impressions column (not reach or followers) to organic_impressions",
+            source,
+            problems,
+        )
+        _check(
+            num[C.ORGANIC_SHARES] > num[C.ORGANIC_ENGAGEMENTS],
+            posts,
+            C.ORGANIC_SHARES,
+            "organic_shares exceed organic_engagements",
+            "engagements must include shares (likes + comments + shares + saves)",
+            source,
+            problems,
+        )
+    if problems:
+        raise DataError(problems)
     plat_pos = {p: i for i, p in enumerate(levels.platforms)}
     platform = np.array([plat_pos.get(canonical_platform(p), -1) for p in posts[C.PLATFORM]])
     fmt_pos = {f: i for i, f in enumerate(levels.formats)}
@@ -231,43 +239,60 @@ def make_features(posts: pd.DataFrame, levels: Levels, *, source: str = "post ta
     )
 
 
-def _check_columns(posts: pd.DataFrame, segments: Sequence[str], source: str = "post table") -> None:
+def _check_columns(posts: pd.DataFrame, segments: Sequence[str], source: str = "<DataFrame>") -> None:
     if not isinstance(posts, pd.DataFrame):
-        raise PostTableError(f"{source}: expected a pandas DataFrame, got {type(posts).__name__}")
-    for col in (*C.REQUIRED_COLUMNS, *segments):
-        if col not in posts.columns:
-            raise PostTableError(
-                f"{source}: column {col!r} is missing; columns present: {list(posts.columns)}"
-            )
-    if posts[C.PLATFORM].isna().any():
-        row = int(np.flatnonzero(posts[C.PLATFORM].isna().to_numpy())[0])
-        raise PostTableError(f"{source}: row {row}, column 'platform' is empty; fill in the platform")
+        raise TypeError(f"{source}: expected a pandas DataFrame, got {type(posts).__name__}")
+    problems = [
+        Problem(
+            source,
+            None,
+            col,
+            f"column {col!r} is missing (columns present: {list(posts.columns)})",
+            "add the column or map it when loading",
+        )
+        for col in (*C.REQUIRED_COLUMNS, *segments)
+        if col not in posts.columns
+    ]
+    if not problems:
+        empty = posts[C.PLATFORM].isna().to_numpy()
+        problems = [
+            Problem(source, posts.index[i], C.PLATFORM, "platform is empty", "fill in the platform")
+            for i in np.flatnonzero(empty)[:20]
+        ]
+    if problems:
+        raise DataError(problems)
 
 
-def _numeric(posts: pd.DataFrame, col: str, source: str) -> FloatArray:
+def _numeric(posts: pd.DataFrame, col: str, source: str, problems: list[Problem]) -> FloatArray:
     if col not in posts.columns:
         return np.full(len(posts), np.nan)
     values = pd.to_numeric(posts[col], errors="coerce")
-    bad = values.isna() & posts[col].notna()
-    if bad.any():
-        row = int(np.flatnonzero(bad.to_numpy())[0])
-        raise PostTableError(
-            f"{source}: row {row}, column {col!r} holds {posts[col].iloc[row]!r}, not a number"
+    bad = (values.isna() & posts[col].notna()).to_numpy()
+    for i in np.flatnonzero(bad)[:20]:
+        problems.append(
+            Problem(
+                source,
+                posts.index[i],
+                col,
+                f"{posts[col].iloc[i]!r} is not a number",
+                "use plain numbers (no currency signs or thousands separators)",
+            )
         )
     return values.to_numpy(dtype=float)
 
 
 def _check(
-    bad: NDArray[np.bool_], posts: pd.DataFrame, col: str, what: str, source: str
+    bad: NDArray[np.bool_],
+    posts: pd.DataFrame,
+    col: str,
+    what: str,
+    fix: str,
+    source: str,
+    problems: list[Problem],
 ) -> None:
-    bad = np.asarray(bad, dtype=bool)
-    if bad.any():
-        row = int(np.flatnonzero(bad)[0])
-        pid = posts[C.POST_ID].iloc[row]
-        raise PostTableError(
-            f"{source}: row {row} (post_id {pid!r}), column {col!r}: {what} "
-            f"({int(bad.sum())} row(s) affected)"
-        )
+    for i in np.flatnonzero(np.asarray(bad, dtype=bool))[:20]:
+        pid = posts[C.POST_ID].iloc[i]
+        problems.append(Problem(source, posts.index[i], col, f"post {pid!r}: {what}", fix))
 
 
 def _format_column(posts: pd.DataFrame) -> list[str]:

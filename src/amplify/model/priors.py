@@ -113,3 +113,32 @@ class SamplerConfig(_Strict):
     target_accept: float = Field(0.9, gt=0, lt=1)
     seed: int = 0
     advi_iterations: int = Field(20_000, ge=100)
+
+
+# --- parameter blocks of the model (see amplify.model.build) -----------------------------------------
+#: Partially pooled platform parameters, in block order.
+POOLED: tuple[str, ...] = ("log_cpm", "log_k", "ctr_logit", "cvr_logit", "organic_effect")
+#: Independent per-platform coefficients (normal priors), in block order.
+COEFS: tuple[str, ...] = (
+    "er_logit",
+    "log_resonance_er",
+    "share_logit",
+    "shares_loading",
+    "log_view_through",
+    "value_log",
+    "log_inv_sqrt_alpha",
+)
+#: Per-platform noise sds (HalfNormal priors), in block order.
+NOISES: tuple[str, ...] = ("impr_sigma", "ctr_sigma", "value_sigma")
+
+
+def pooled_names(priors: Priors) -> tuple[str, ...]:
+    """Pooled parameters present under these priors (no organic effect in the pooled baseline)."""
+    return POOLED if priors.use_organic else POOLED[:-1]
+
+
+def coef_names(priors: Priors) -> tuple[str, ...]:
+    """Independent per-platform coefficients present under these priors."""
+    organic = COEFS[:2] if priors.use_organic else ()
+    shares = COEFS[2:4] if (priors.use_organic and priors.use_shares) else ()
+    return (*organic, *shares, *COEFS[4:])

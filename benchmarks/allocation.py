@@ -1,0 +1,308 @@
+"""Allocation benchmark: the online loop's policies against the oracle on simulated campaign worlds.
+
+Run ``python benchmarks/allocation.py`` (full: 100 seeds, 2 worker processes, ~25 min on 2 cores) or
+``python benchmarks/allocation.py --quick`` (a few seeds, < 3 min). Writes
+``benchmarks/results/allocation.json`` and ``benchmarks/results/regret.png``.
+
+Set-up (``amplify.simulate.CampaignWorld``): 90 daily decisions from a cold start (no history unless
+``--history-days``); true curves from families the model does not assume (Hill with slopes 0.7..2, power law,
+tanh; drawn per arm); daily shocks, negative-binomial counts, actual spend deviating from the set spend by
+~5%, conversions reported over 0..6 days. Every policy plays the same worlds with the same noise (paired).
+Variants: ``stationary`` (3 platforms), ``stationary_posts20`` (20 post arms), ``mild_change`` (the largest
+arm loses 30% at day 45), ``severe_change`` (best and worst arm swap at day 45), ``drift`` (smooth drift of
+every arm plus weekly seasonality).
+
+Scores (per world, then averaged over seeds):
+
+* ``pct_oracle`` = 100 x sum over days of the true expected conversions of the plan / the same for the
+  oracle's plan (the exact best split of the day's true curves). ``_p10`` is the 10th percentile over worlds,
+  ``_last14`` uses the last 14 days only.
+* ``gap_captured`` = (mean pct_oracle - uniform's) / (100 - uniform's): the share of the uniform -> oracle gap.
+* ``churn_pct`` = 100 x mean over days 1..89 of 0.5 x sum_arms |plan_t - plan_{t-1}| / budget: the share of
+  the budget that changes place each day (the plans as set, not the noisy actual spend).
+
+``paired_vs_greedy`` gives each policy's mean paired difference in pct_oracle to greedy with a 95% interval.
+The ``peer`` block is read from ``benchmarks/results/peer_pymc_marketing.json`` written by
+``benchmarks/peer_pymc_marketing.py`` (run in the ``peer`` dependency group), when it exists.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+import time
+from collections.abc import Sequence
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from amplify.allocate import Constraints, make_plan
+from amplify.campaign import make_policy, simulate_rounds
+from amplify.curves import ResponseCurves
+from amplify.learn import OnlineCurveLearner
+from amplify.simulate import CampaignWorld
+
+RESULTS = Path(__file__).resolve().parent / "results"
+BUDGET = 3000.0
+ROUNDS = 90
+#: name -> (CampaignWorld variant, number of post arms or 0 for the three platforms)
+VARIANTS: dict[str, tuple[str, int]] = {
+    "stationary": ("stationary", 0),
+    "stationary_posts20": ("stationary", 20),
+    "mild_change": ("mild_change", 0),
+    "severe_change": ("severe_change", 0),
+    "drift": ("drift", 0),
+}
+POLICIES: tuple[str, ...] = ("thompson", "greedy", "epsilon_greedy", "ucb", "uniform")
+#: reported outside the main table: the allocator's stateless smoothed Thompson policy
+EXTRA_POLICIES: tuple[str, ...] = ("thompson_smoothed",)
+
+
+def make_world(variant: str, seed: int) -> CampaignWorld:
+    kind, posts = VARIANTS[variant]
+    if posts:
+        return CampaignWorld.posts(seed, posts, variant=kind, horizon=ROUNDS, daily_budget=BUDGET)
+    return CampaignWorld(seed, variant=kind, horizon=ROUNDS, daily_budget=BUDGET)
+
+
+def run_world(job: tuple[str, int, Sequence[str], int]) -> dict[str, Any]:
+    """All policies on one world (same seed, same noise): daily expected conversions and churn."""
+    variant, seed, policies, history_days = job
+    world = make_world(variant, seed)
+    n = len(world.arms)
+    oracle_plans = [world.oracle(BUDGET, r) for r in range(ROUNDS)]
+    oracle = np.array([world.expected(p, r).sum() for r, p in enumerate(oracle_plans)])
+    history = world.history(history_days) if history_days > 0 else None
+    out: dict[str, Any] = {"variant": variant, "seed": seed, "oracle": oracle.tolist(), "policies": {}}
+    for name in policies:
+        t0 = time.perf_counter()
+        if name == "uniform":
+            plans = np.full((ROUNDS, n), BUDGET / n)
+            daily = np.array([world.expected(plans[r], r).sum() for r in range(ROUNDS)])
+        else:
+            learner = OnlineCurveLearner(world.arms, world.platform, reference_spend=BUDGET / n)
+            res = simulate_rounds(
+                world,
+                make_policy(name),
+                learner,
+                Constraints(budget=BUDGET),
+                ROUNDS,
+                seed=seed,
+                history=history,
+            )
+            plans = res["spend_set"]
+            daily = res["expected"].sum(axis=1)
+        moved = 0.5 * np.abs(np.diff(plans, axis=0)).sum(axis=1) / BUDGET
+        out["policies"][name] = {
+            "daily": daily.tolist(),
+            "churn": float(100.0 * moved.mean()),
+            "wall_s": time.perf_counter() - t0,
+        }
+    return out
+
+
+def _ci(x: np.ndarray) -> tuple[float, float, float]:
+    m = float(np.mean(x))
+    half = 1.96 * float(np.std(x, ddof=1)) / math.sqrt(len(x)) if len(x) > 1 else float("nan")
+    return m, m - half, m + half
+
+
+def aggregate(
+    results: list[dict[str, Any]], policies: Sequence[str]
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """Per-variant tables, paired differences to greedy and mean daily % of oracle curves."""
+    table: dict[str, Any] = {}
+    paired: dict[str, Any] = {}
+    curves: dict[str, Any] = {}
+    for variant in VARIANTS:
+        rows = sorted((r for r in results if r["variant"] == variant), key=lambda r: r["seed"])
+        if not rows:
+            continue
+        oracle = np.array([r["oracle"] for r in rows])  # (S, T)
+        pct: dict[str, np.ndarray] = {}
+        stats: dict[str, dict[str, float]] = {}
+        for name in policies:
+            daily = np.array([r["policies"][name]["daily"] for r in rows])
+            pct[name] = 100.0 * daily.sum(axis=1) / oracle.sum(axis=1)
+            last = 100.0 * daily[:, -14:].sum(axis=1) / oracle[:, -14:].sum(axis=1)
+            stats[name] = {
+                "pct_oracle_mean": float(pct[name].mean()),
+                "pct_oracle_p10": float(np.percentile(pct[name], 10)),
+                "pct_oracle_last14_mean": float(last.mean()),
+                "churn_pct": float(np.mean([r["policies"][name]["churn"] for r in rows])),
+            }
+            curves.setdefault(variant, {})[name] = (100.0 * daily / oracle).mean(axis=0).tolist()
+        uni = stats["uniform"]["pct_oracle_mean"] if "uniform" in stats else float("nan")
+        for name in policies:
+            gap = (stats[name]["pct_oracle_mean"] - uni) / (100.0 - uni) if uni < 100 else float("nan")
+            stats[name]["gap_captured"] = float(gap)
+        table[variant] = {
+            name: {
+                k: stats[name][k]
+                for k in (
+                    "pct_oracle_mean",
+                    "pct_oracle_p10",
+                    "pct_oracle_last14_mean",
+                    "gap_captured",
+                    "churn_pct",
+                )
+            }
+            for name in policies
+        }
+        if "greedy" in pct:
+            paired[variant] = {}
+            for name in policies:
+                if name == "greedy":
+                    continue
+                m, lo, hi = _ci(pct[name] - pct["greedy"])
+                paired[variant][name] = {"mean_diff": m, "ci95": [lo, hi], "n_worlds": len(rows)}
+    return table, paired, curves
+
+
+def latency() -> tuple[float, float]:
+    """Milliseconds for a platform plan from 2,000 draws and for a 500-post plan (median of repeats)."""
+    rng = np.random.default_rng(0)
+    plat = ResponseCurves(
+        arms=("facebook", "instagram", "tiktok"),
+        beta=rng.gamma(20.0, 0.002, size=(2000, 3)),
+        k=rng.lognormal(np.log(1000.0), 0.3, size=(2000, 3)),
+        platform=("facebook", "instagram", "tiktok"),
+    )
+    n_posts = 500
+    plats = tuple(("facebook", "instagram", "tiktok")[i % 3] for i in range(n_posts))
+    posts = ResponseCurves(
+        arms=tuple(f"{p}:p{i}" for i, p in enumerate(plats)),
+        beta=rng.gamma(10.0, 0.003, size=(1000, n_posts)) * rng.lognormal(0, 0.5, n_posts),
+        k=rng.lognormal(np.log(60.0), 0.4, size=(1000, n_posts)),
+        platform=plats,
+    )
+
+    def best_ms(curves: ResponseCurves, budget: float, reps: int) -> float:
+        times = []
+        for i in range(reps):
+            t0 = time.perf_counter()
+            make_plan(curves, Constraints(budget=budget), rng=np.random.default_rng(i))
+            times.append(1000.0 * (time.perf_counter() - t0))
+        return float(np.median(times))
+
+    best_ms(plat, BUDGET, 2)  # warm-up (imports, caches)
+    return best_ms(plat, BUDGET, 7), best_ms(posts, 20000.0, 3)
+
+
+def plot(curves: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = list(curves)
+    fig, axes = plt.subplots(1, len(names), figsize=(4.2 * len(names), 3.6), sharey=True)
+    axes = np.atleast_1d(axes)
+    for ax, variant in zip(axes, names, strict=True):
+        for policy, ys in curves[variant].items():
+            y = np.asarray(ys)
+            smooth = np.convolve(y, np.ones(5) / 5, mode="valid")
+            ax.plot(np.arange(2, 2 + smooth.size), smooth, label=policy, lw=2 if policy == "thompson" else 1)
+        if "change" in variant:
+            ax.axvline(ROUNDS // 2, color="grey", ls=":", lw=1)
+        ax.set_title(variant)
+        ax.set_xlabel("day")
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("% of oracle (5-day mean)")
+    axes[0].legend(fontsize=8, loc="lower right")
+    fig.suptitle("Daily expected conversions as % of the oracle, mean over worlds")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="a few seeds (< 3 minutes)")
+    ap.add_argument("--seeds", type=int, default=None, help="worlds per variant (default 100; quick 4)")
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--variants", nargs="*", default=None, help=f"subset of {list(VARIANTS)}")
+    ap.add_argument("--history-days", type=int, default=0, help="pre-period days given to the learner")
+    ap.add_argument("--no-extra", action="store_true", help="skip the extra reference policies")
+    ap.add_argument("--out", type=Path, default=RESULTS)
+    args = ap.parse_args(argv)
+
+    n_seeds = args.seeds or (4 if args.quick else 100)
+    variants = args.variants or list(VARIANTS)
+    policies = list(POLICIES) + ([] if (args.no_extra or args.quick) else list(EXTRA_POLICIES))
+    jobs = [(v, 1000 + s, policies, args.history_days) for s in range(n_seeds) for v in variants]
+    t0 = time.perf_counter()
+    results: list[dict[str, Any]] = []
+    ctx = get_context("fork" if sys.platform != "win32" else "spawn")
+    with ctx.Pool(args.workers) as pool:
+        for i, res in enumerate(pool.imap_unordered(run_world, jobs, chunksize=1), 1):
+            results.append(res)
+            if i % max(1, len(jobs) // 20) == 0 or i == len(jobs):
+                print(f"  {i}/{len(jobs)} worlds, {time.perf_counter() - t0:.0f} s", flush=True)
+    table, paired, curves = aggregate(results, [p for p in POLICIES if p in policies])
+    extra: dict[str, Any] = {}
+    if any(p in policies for p in EXTRA_POLICIES):
+        extra_table, extra_paired, _ = aggregate(results, [*EXTRA_POLICIES, "greedy", "uniform"])
+        extra = {
+            v: {p: extra_table[v][p] for p in EXTRA_POLICIES} | {"paired_vs_greedy": extra_paired[v]}
+            for v in extra_table
+        }
+    lat_platform, lat_posts = latency()
+    peer_path = args.out / "peer_pymc_marketing.json"
+    peer: dict[str, Any] = {"amplify": None, "pymc_marketing": None}
+    if peer_path.exists():
+        peer_data = json.loads(peer_path.read_text())
+        peer = {k: peer_data[k] for k in ("amplify", "pymc_marketing")}
+        peer["details"] = {k: v for k, v in peer_data.items() if k not in ("amplify", "pymc_marketing")}
+    out = {
+        "variants": table,
+        "peer": peer,
+        "latency_platform_ms": lat_platform,
+        "latency_posts500_ms": lat_posts,
+        "paired_vs_greedy": paired,
+        "extra_policies": extra,
+        "meta": {
+            "seeds_per_variant": n_seeds,
+            "rounds": ROUNDS,
+            "budget": BUDGET,
+            "history_days": args.history_days,
+            "quick": bool(args.quick),
+            "wall_s": time.perf_counter() - t0,
+            "workers": args.workers,
+            "cpu_count": os.cpu_count(),
+            "command": "python benchmarks/allocation.py" + (" --quick" if args.quick else ""),
+            "definitions": {
+                "pct_oracle": "100 * sum_t E[conv | plan_t] / sum_t E[conv | oracle_t], per world",
+                "gap_captured": "(pct_oracle_mean - uniform's) / (100 - uniform's)",
+                "churn_pct": "100 * mean_t 0.5 * sum_arms |plan_t - plan_{t-1}| / budget",
+            },
+        },
+    }
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "allocation.json").write_text(json.dumps(out, indent=2))
+    plot(curves, args.out / "regret.png")
+    print_table(out)
+    return 0
+
+
+def print_table(out: dict[str, Any]) -> None:
+    print(f"\n{'variant':20s} {'policy':15s} {'%oracle':>8s} {'p10':>7s} {'last14':>7s} {'gap':>6s} "
+          f"{'churn%':>7s} {'diff vs greedy [95% CI]':>26s}")
+    for variant, pols in out["variants"].items():
+        for name, s in pols.items():
+            d = out["paired_vs_greedy"].get(variant, {}).get(name)
+            dtxt = f"{d['mean_diff']:+.2f} [{d['ci95'][0]:+.2f}, {d['ci95'][1]:+.2f}]" if d else ""
+            print(f"{variant:20s} {name:15s} {s['pct_oracle_mean']:8.2f} {s['pct_oracle_p10']:7.2f} "
+                  f"{s['pct_oracle_last14_mean']:7.2f} {s['gap_captured']:6.2f} {s['churn_pct']:7.2f} "
+                  f"{dtxt:>26s}")
+    print(f"latency: platform plan {out['latency_platform_ms']:.1f} ms, "
+          f"500-post plan {out['latency_posts500_ms']:.0f} ms")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
