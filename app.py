@@ -7,11 +7,16 @@ sidebar; each page is a script in ``src/amplify/ui/pages/`` and every computatio
 
 from __future__ import annotations
 
+import altair as alt
 import streamlit as st
 
 from amplify.ui import pages, session
 from amplify.ui import state as S
 from amplify.ui.guard import page_guard
+
+# The figures of amplify.plotting are checked against the Vega-Lite schema in their tests; checking
+# them again while every rerun builds them would cost ~100 ms per what-if re-plan.
+alt.utils.schemapi.disable_debug_mode()
 
 st.set_page_config(
     page_title="amplify — where to boost", page_icon=":material/campaign:", layout="wide"

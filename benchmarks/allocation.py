@@ -5,24 +5,25 @@ Run ``python benchmarks/allocation.py`` (full: 100 seeds, 2 worker processes, ~2
 ``benchmarks/results/allocation.json`` and ``benchmarks/results/regret.png``.
 
 Set-up (``amplify.simulate.CampaignWorld``): 90 daily decisions from a cold start (no history unless
-``--history-days``); true curves from families the model does not assume (Hill with slopes 0.7..2, power law,
-tanh; drawn per arm); daily shocks, negative-binomial counts, actual spend deviating from the set spend by
-~5%, conversions reported over 0..6 days. Every policy plays the same worlds with the same noise (paired).
-Variants: ``stationary`` (3 platforms), ``stationary_posts20`` (20 post arms), ``mild_change`` (the largest
-arm loses 30% at day 45), ``severe_change`` (best and worst arm swap at day 45), ``drift`` (smooth drift of
-every arm plus weekly seasonality).
+``--history-days``); true curves from families the model does not assume (Hill with slopes 0.7..2,
+power law, tanh; drawn per arm); daily shocks, negative-binomial counts, actual spend deviating from
+the set spend by ~5%, conversions reported over 0..6 days. Every policy plays the same worlds with
+the same noise (paired). Variants: ``stationary`` (3 platforms), ``stationary_posts20`` (20 post
+arms), ``mild_change`` (the largest arm loses 30% at day 45), ``severe_change`` (best and worst arm
+swap at day 45), ``drift`` (smooth drift of every arm plus weekly seasonality).
 
 Scores (per world, then averaged over seeds):
 
-* ``pct_oracle`` = 100 x sum over days of the true expected conversions of the plan / the same for the
-  oracle's plan (the exact best split of the day's true curves). ``_p10`` is the 10th percentile over worlds,
-  ``_last14`` uses the last 14 days only.
-* ``gap_captured`` = (mean pct_oracle - uniform's) / (100 - uniform's): the share of the uniform -> oracle gap.
-* ``churn_pct`` = 100 x mean over days 1..89 of 0.5 x sum_arms |plan_t - plan_{t-1}| / budget: the share of
-  the budget that changes place each day (the plans as set, not the noisy actual spend).
+* ``pct_oracle`` = 100 x sum over days of the true expected conversions of the plan / the same for
+  the oracle's plan (the exact best split of the day's true curves). ``_p10`` is the 10th percentile
+  over worlds, ``_last14`` uses the last 14 days only.
+* ``gap_captured`` = (mean pct_oracle - uniform's) / (100 - uniform's): the share of the uniform ->
+  oracle gap.
+* ``churn_pct`` = 100 x mean over days 1..89 of 0.5 x sum_arms |plan_t - plan_{t-1}| / budget: the
+  share of the budget that changes place each day (the plans as set, not the noisy actual spend).
 
-``paired_vs_greedy`` gives each policy's mean paired difference in pct_oracle to greedy with a 95% interval.
-The ``peer`` block is read from ``benchmarks/results/peer_pymc_marketing.json`` written by
+``paired_vs_greedy`` gives each policy's mean paired difference in pct_oracle to greedy with a 95%
+interval. The ``peer`` block is read from ``benchmarks/results/peer_pymc_marketing.json`` written by
 ``benchmarks/peer_pymc_marketing.py`` (run in the ``peer`` dependency group), when it exists.
 """
 
@@ -78,7 +79,12 @@ def run_world(job: tuple[str, int, Sequence[str], int]) -> dict[str, Any]:
     oracle_plans = [world.oracle(BUDGET, r) for r in range(ROUNDS)]
     oracle = np.array([world.expected(p, r).sum() for r, p in enumerate(oracle_plans)])
     history = world.history(history_days) if history_days > 0 else None
-    out: dict[str, Any] = {"variant": variant, "seed": seed, "oracle": oracle.tolist(), "policies": {}}
+    out: dict[str, Any] = {
+        "variant": variant,
+        "seed": seed,
+        "oracle": oracle.tolist(),
+        "policies": {},
+    }
     for name in policies:
         t0 = time.perf_counter()
         if name == "uniform":
@@ -139,7 +145,11 @@ def aggregate(
             curves.setdefault(variant, {})[name] = (100.0 * daily / oracle).mean(axis=0).tolist()
         uni = stats["uniform"]["pct_oracle_mean"] if "uniform" in stats else float("nan")
         for name in policies:
-            gap = (stats[name]["pct_oracle_mean"] - uni) / (100.0 - uni) if uni < 100 else float("nan")
+            gap = (
+                (stats[name]["pct_oracle_mean"] - uni) / (100.0 - uni)
+                if uni < 100
+                else float("nan")
+            )
             stats[name]["gap_captured"] = float(gap)
         table[variant] = {
             name: {
@@ -165,7 +175,7 @@ def aggregate(
 
 
 def latency() -> tuple[float, float]:
-    """Milliseconds for a platform plan from 2,000 draws and for a 500-post plan (median of repeats)."""
+    """Milliseconds for a platform plan from 2,000 draws and for a 500-post plan (medians)."""
     rng = np.random.default_rng(0)
     plat = ResponseCurves(
         arms=("facebook", "instagram", "tiktok"),
@@ -207,7 +217,12 @@ def plot(curves: dict[str, Any], path: Path) -> None:
         for policy, ys in curves[variant].items():
             y = np.asarray(ys)
             smooth = np.convolve(y, np.ones(5) / 5, mode="valid")
-            ax.plot(np.arange(2, 2 + smooth.size), smooth, label=policy, lw=2 if policy == "thompson" else 1)
+            ax.plot(
+                np.arange(2, 2 + smooth.size),
+                smooth,
+                label=policy,
+                lw=2 if policy == "thompson" else 1,
+            )
         if "change" in variant:
             ax.axvline(ROUNDS // 2, color="grey", ls=":", lw=1)
         ax.set_title(variant)
@@ -224,10 +239,14 @@ def plot(curves: dict[str, Any], path: Path) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="a few seeds (< 3 minutes)")
-    ap.add_argument("--seeds", type=int, default=None, help="worlds per variant (default 100; quick 4)")
+    ap.add_argument(
+        "--seeds", type=int, default=None, help="worlds per variant (default 100; quick 4)"
+    )
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--variants", nargs="*", default=None, help=f"subset of {list(VARIANTS)}")
-    ap.add_argument("--history-days", type=int, default=0, help="pre-period days given to the learner")
+    ap.add_argument(
+        "--history-days", type=int, default=0, help="pre-period days given to the learner"
+    )
     ap.add_argument("--no-extra", action="store_true", help="skip the extra reference policies")
     ap.add_argument("--out", type=Path, default=RESULTS)
     args = ap.parse_args(argv)
@@ -249,7 +268,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if any(p in policies for p in EXTRA_POLICIES):
         extra_table, extra_paired, _ = aggregate(results, [*EXTRA_POLICIES, "greedy", "uniform"])
         extra = {
-            v: {p: extra_table[v][p] for p in EXTRA_POLICIES} | {"paired_vs_greedy": extra_paired[v]}
+            v: {p: extra_table[v][p] for p in EXTRA_POLICIES}
+            | {"paired_vs_greedy": extra_paired[v]}
             for v in extra_table
         }
     lat_platform, lat_posts = latency()
@@ -258,7 +278,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if peer_path.exists():
         peer_data = json.loads(peer_path.read_text())
         peer = {k: peer_data[k] for k in ("amplify", "pymc_marketing")}
-        peer["details"] = {k: v for k, v in peer_data.items() if k not in ("amplify", "pymc_marketing")}
+        peer["details"] = {
+            k: v for k, v in peer_data.items() if k not in ("amplify", "pymc_marketing")
+        }
     out = {
         "variants": table,
         "peer": peer,
@@ -291,17 +313,24 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def print_table(out: dict[str, Any]) -> None:
-    print(f"\n{'variant':20s} {'policy':15s} {'%oracle':>8s} {'p10':>7s} {'last14':>7s} {'gap':>6s} "
-          f"{'churn%':>7s} {'diff vs greedy [95% CI]':>26s}")
+    print(
+        f"\n{'variant':20s} {'policy':15s} {'%oracle':>8s} {'p10':>7s} {'last14':>7s} {'gap':>6s} "
+        f"{'churn%':>7s} {'diff vs greedy [95% CI]':>26s}"
+    )
     for variant, pols in out["variants"].items():
         for name, s in pols.items():
             d = out["paired_vs_greedy"].get(variant, {}).get(name)
             dtxt = f"{d['mean_diff']:+.2f} [{d['ci95'][0]:+.2f}, {d['ci95'][1]:+.2f}]" if d else ""
-            print(f"{variant:20s} {name:15s} {s['pct_oracle_mean']:8.2f} {s['pct_oracle_p10']:7.2f} "
-                  f"{s['pct_oracle_last14_mean']:7.2f} {s['gap_captured']:6.2f} {s['churn_pct']:7.2f} "
-                  f"{dtxt:>26s}")
-    print(f"latency: platform plan {out['latency_platform_ms']:.1f} ms, "
-          f"500-post plan {out['latency_posts500_ms']:.0f} ms")
+            print(
+                f"{variant:20s} {name:15s} {s['pct_oracle_mean']:8.2f} {s['pct_oracle_p10']:7.2f} "
+                f"{s['pct_oracle_last14_mean']:7.2f} {s['gap_captured']:6.2f} "
+                f"{s['churn_pct']:7.2f} "
+                f"{dtxt:>26s}"
+            )
+    print(
+        f"latency: platform plan {out['latency_platform_ms']:.1f} ms, "
+        f"500-post plan {out['latency_posts500_ms']:.0f} ms"
+    )
 
 
 if __name__ == "__main__":

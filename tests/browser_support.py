@@ -112,11 +112,11 @@ def start_app(port: int, env: dict[str, str], log: Path) -> subprocess.Popen[byt
 
 
 def stop_app(proc: subprocess.Popen[bytes]) -> None:
-    """Terminate the server started by :func:`start_app` (kill after 10 s)."""
+    """Terminate the server started by :func:`start_app` (kill after 3 s)."""
     if proc.poll() is None:
         proc.terminate()
         try:
-            proc.wait(timeout=10)
+            proc.wait(timeout=3)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(timeout=10)

@@ -184,8 +184,8 @@ def test_model_page_fast_fit_shows_verdicts_curves_effect_and_candidates() -> No
     assert len(at.get("vega_lite_chart")) >= 2  # response curves + organic effect
     ranked = dataframe_with(at, "Conversions per $100")
     assert len(ranked) > 0
-    assert (ranked["80% low"] <= ranked["Conversions per $100"]).all()
-    assert (ranked["Conversions per $100"] <= ranked["80% high"]).all()
+    assert (ranked["90% low"] <= ranked["90% high"]).all()
+    assert (ranked["Conversions per $100"] > 0).all()
     assert list(ranked["Rank"]) == sorted(ranked["Rank"])
     assert "fast first look" in " ".join(c.value for c in at.sidebar.caption)
 
@@ -247,8 +247,9 @@ def test_scenarios_side_by_side_with_intervals() -> None:
     assert list(table.index) == ["baseline", "Budget +20%", "Instagram CPM +20%"]
     base, more = money(table.loc["baseline", "Spend"]), money(table.loc["Budget +20%", "Spend"])
     assert more == pytest.approx(1.2 * base, abs=1.0)
-    assert table.loc["Budget +20%", "Change vs baseline"].startswith("+")
-    assert table.loc["Instagram CPM +20%", "Change vs baseline"].startswith("-")
+    # more budget can only help; dearer impressions can only hurt (paired, draw by draw)
+    assert float(table.loc["Budget +20%", "Change vs baseline"]) > 0
+    assert float(table.loc["Instagram CPM +20%", "Change vs baseline"]) <= 0
     # add a what-if: TikTok's conversion rate drops 30%
     at.text_input(key=S.SC_NAME).input("TikTok CVR -30%")
     at.selectbox(key=S.SC_SHOCK_PLATFORM).set_value("tiktok")
@@ -258,7 +259,7 @@ def test_scenarios_side_by_side_with_intervals() -> None:
     table = table_frame(at)
     assert "TikTok CVR -30%" in table.index
     row = table.loc["TikTok CVR -30%"]
-    assert row["Change vs baseline"].startswith("-")
+    assert float(row["Change vs baseline"]) <= 0
     assert re.fullmatch(r"[\d.,]+ – [\d.,]+", row["80% range"])
     assert len(at.get("vega_lite_chart")) == 2
 
@@ -266,7 +267,7 @@ def test_scenarios_side_by_side_with_intervals() -> None:
 # --- Simulate ---------------------------------------------------------------------------
 def test_simulate_page_shows_regret_of_thompson_vs_baselines() -> None:
     at = goto(new_app(), "simulate")
-    at.slider(key=S.SIM_DAYS).set_value(20)
+    at.slider(key=S.SIM_DAYS).set_value(14)
     at.button(key="FormSubmitter:sim_form-Run the simulation").click().run()
     assert not at.exception
     table = table_frame(at)
@@ -276,7 +277,7 @@ def test_simulate_page_shows_regret_of_thompson_vs_baselines() -> None:
         "Uniform split",
     }
     _, res = at.session_state[S.SIM_RESULT]
-    assert res.daily["day"].max() == 20
+    assert res.daily["day"].max() == 14
     assert (res.summary["pct_of_oracle"] <= 100.0 + 1e-6).all()
     regret = res.summary.set_index("policy")["regret"]
     assert regret["Uniform split"] > regret["Thompson sampling (amplify)"]

@@ -66,6 +66,15 @@ def export_file(tmp: Path) -> Path:
     return path
 
 
+def wait_idle(page) -> None:  # type: ignore[no-untyped-def]
+    """Wait until the script run triggered by the last interaction has finished."""
+    from playwright.sync_api import expect
+
+    page.wait_for_timeout(300)  # let the rerun start
+    expect(page.get_by_test_id("stStatusWidget")).to_be_hidden(timeout=60_000)
+    expect(page.locator('[data-stale="true"]')).to_have_count(0, timeout=60_000)
+
+
 def plan_rows(page) -> dict[str, list[str]]:  # type: ignore[no-untyped-def]
     """The plan table as {platform: [cells...]}, read from the page's HTML table."""
     table = page.locator('[data-testid="stTable"] table').first
@@ -96,12 +105,15 @@ def test_upload_plan_and_change_budget(chromium: str, app_url: str, tmp_path: Pa
             page.get_by_role("link", name=re.compile("Plan")).click()
             page.get_by_role("button", name="Fit a fast first look now").click()
             table = page.locator('[data-testid="stTable"] table').first
-            expect(table).to_be_visible(timeout=60_000)
+            expect(table).to_be_visible(timeout=90_000)
+            wait_idle(page)
 
             # change the budget: the plan follows, without refitting
             box = page.get_by_label(BUDGET_LABEL)
             box.fill("2500")
             box.press("Enter")
+            wait_idle(page)
+            expect(page.locator('[data-testid="stTable"]')).to_have_count(1)
             expect(table.locator("tbody tr", has_text="Total")).to_contain_text("$2,500")
             rows = plan_rows(page)
             assert set(rows) >= {"facebook", "instagram", "tiktok", "Total"}
@@ -118,6 +130,7 @@ def test_upload_plan_and_change_budget(chromium: str, app_url: str, tmp_path: Pa
             assert page.locator('[data-testid="stException"]').count() == 0
             expect(page.get_by_text("my_account.csv").first).to_be_visible()
 
+            expect(page.get_by_text("Model: fast first look")).to_be_visible()
             shot = tmp_path / "plan.png"
             page.screenshot(path=str(shot), full_page=True)
             assert shot.stat().st_size > 10_000

@@ -62,8 +62,11 @@ def test_recognises_an_s_shaped_arm() -> None:
         learner.observe(d, spend[d], conv[d], age=30)
     learner.refresh()
     shape = np.array(learner.summary()["shape_mean"])
-    assert shape[0] > 1.5 and 0.7 < shape[1] < 1.3 and shape[2] < 0.8, shape
-    # the allocator's curve for the S-shaped arm has a marginal return close to the truth near the plan
+    assert shape[0] > 1.5, shape
+    assert 0.7 < shape[1] < 1.3, shape
+    assert shape[2] < 0.8, shape
+    # the allocator's curve for the S-shaped arm has a marginal return close to the truth near the
+    # plan
     curves = learner.curves(4000, np.random.default_rng(0), around=np.full(3, 1500.0))
     est = (curves.conversions(np.full(3, 1550.0)) - curves.conversions(np.full(3, 1450.0))).mean(0)
     xs = (np.array([1450.0, 1550.0]) / 1500.0) ** 2
@@ -93,7 +96,8 @@ def test_delayed_conversions_do_not_bias_the_estimate() -> None:
     naive = _delayed_run(LearnerConfig(delay_pmf=(1.0,), estimate_delay=False))
     assert abs(corrected - 1.0) < 0.05, corrected
     # treating unreported conversions as a bad day under-estimates by the unreported share (~10%)
-    assert naive < 0.93 and naive < corrected - 0.05, (naive, corrected)
+    assert naive < 0.93, naive
+    assert naive < corrected - 0.05, (naive, corrected)
 
 
 def _world_run(variant: str, seed: int) -> OnlineCurveLearner:
@@ -139,7 +143,8 @@ def test_same_data_same_state_and_seeded_draws() -> None:
     np.testing.assert_allclose(ca.max_observed_spend, spend.max(axis=0))
     # reset forgets everything
     a.reset()
-    assert a.n_days == 0 and a.change_events_ == []
+    assert a.n_days == 0
+    assert a.change_events_ == []
 
 
 def test_informative_prior_and_bad_input() -> None:

@@ -1,4 +1,4 @@
-"""The SQLite ledger: one transaction per round, contiguous rounds, conflicts and settings checks."""
+"""The SQLite ledger: one transaction per round, contiguous rounds, conflicts, settings checks."""
 
 from __future__ import annotations
 
@@ -115,20 +115,18 @@ def test_late_reports_and_integrity_report(tmp_path: Path) -> None:
     with Ledger(tmp_path / "run.db") as led:
         run = led.ensure_run("c", {}, "test")
         _commit(led, run, 0)
-        late = [
-            OutcomeRow(0, a, age=1, reported_round=1, spend=100.0, conversions=9) for a in ARMS
-        ]
+        late = [OutcomeRow(0, a, age=1, reported_round=1, spend=100.0, conversions=9) for a in ARMS]
         _commit(led, run, 1, [*_rows(1), *late])
         latest = led.outcomes(run)
         assert latest.loc[latest["round"] == 0, "conversions"].tolist() == [9, 9, 9]
         assert len(led.outcome_rows(run, reported_round=1)) == 6
         assert len(led.outcome_rows(run, upto_round=0)) == 3
         # a planned round without outcomes is flagged when outcomes are required
-        led.commit_round(
-            run, 2, plan={"spend": {}}, constraints={}, policy="p", model_version="t"
-        )
+        led.commit_round(run, 2, plan={"spend": {}}, constraints={}, policy="p", model_version="t")
         rep = led.check(run)
-        assert rep.sqlite_ok and rep.contiguous and rep.rounds_without_outcomes == (2,)
+        assert rep.sqlite_ok
+        assert rep.contiguous
+        assert rep.rounds_without_outcomes == (2,)
         assert not rep.ok
         assert led.check(run, require_outcomes=False).ok
         with pytest.raises(LedgerError, match="plan a round before"):
@@ -136,7 +134,7 @@ def test_late_reports_and_integrity_report(tmp_path: Path) -> None:
 
 
 def test_concurrent_writers_do_not_corrupt(tmp_path: Path) -> None:
-    """Four threads with their own connections race to commit the next round; each round lands once."""
+    """Four threads with their own connections race to commit the next round; each lands once."""
     path = tmp_path / "run.db"
     with Ledger(path) as led:
         run = led.ensure_run("c", {}, "test")

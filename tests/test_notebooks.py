@@ -55,7 +55,7 @@ def run_notebook(name: str, timeout: int = 600) -> tuple[Any, dict[str, Any], fl
     assert found, f"{path.name}: no {MARKER.strip()} line printed"
     line = next(ln for ln in found[-1].splitlines() if ln.startswith(MARKER))
     results = json.loads(line[len(MARKER) :])
-    print(f"{name}: {seconds:.1f} s")
+    print(f"{name}: {seconds:.1f} s {json.dumps(results)}")
     return nb, results, seconds
 
 

@@ -209,7 +209,7 @@ class CurvesModel:
     def platform_curves(self, n_boosts: object = 1, *, max_draws: int | None = None, seed: int = 0):
         return self.curves
 
-    def post_curves(self, posts: object = None, *, seed: int = 0):
+    def post_curves(self, posts: object = None, *, max_draws: int | None = None, seed: int = 0):
         return self.post
 
 

@@ -1,18 +1,21 @@
-"""The online campaign loop: plan -> outcomes -> update -> next plan, every round kept in the ledger.
+"""The online campaign loop: plan -> outcomes -> update -> next plan, every round in the ledger.
 
-A :class:`Campaign` decides one round (a day) at a time: posterior draws of each arm's curve from the fast
-online learner (:mod:`amplify.learn`), a policy from :mod:`amplify.allocate` turns them into spend, the outcomes
-come from a simulated :class:`~amplify.simulate.CampaignWorld` or from real results recorded with
-:func:`record_outcomes`, and the learner is updated. Each round (plan, constraints, policy, model version and
-the outcomes reported with it) is committed to the SQLite ledger (:mod:`amplify.ledger`) in one transaction.
+A :class:`Campaign` decides one round (a day) at a time: posterior draws of each arm's curve from
+the fast online learner (:mod:`amplify.learn`), a policy from :mod:`amplify.allocate` turns them
+into spend, the outcomes come from a simulated :class:`~amplify.simulate.CampaignWorld` or from real
+results recorded with :func:`record_outcomes`, and the learner is updated. Each round (plan,
+constraints, policy, model version and the outcomes reported with it) is committed to the SQLite
+ledger (:mod:`amplify.ledger`) in one transaction.
 
-Restarting resumes from the ledger: the learner is rebuilt by replaying the committed outcomes in the order
-they were recorded, and every round's random numbers come from ``(seed, round)``, so a campaign killed at any
-moment and restarted ends exactly where an uninterrupted run with the same seed ends.
+Restarting resumes from the ledger: the learner is rebuilt by replaying the committed outcomes in
+the order they were recorded, and every round's random numbers come from ``(seed, round)``, so a
+campaign killed at any moment and restarted ends exactly where an uninterrupted run with the same
+seed ends.
 
-Conversions are reported late (a day's conversions trickle in over ~7 days). In a simulated campaign round
-``r`` records day ``r`` as reported at the end of that day (age 0) and the updated cumulative conversions of the
-previous days (ages 1..6); the learner divides each day's expectation by the share reported so far.
+Conversions are reported late (a day's conversions trickle in over ~7 days). In a simulated campaign
+round ``r`` records day ``r`` as reported at the end of that day (age 0) and the updated cumulative
+conversions of the previous days (ages 1..6); the learner divides each day's expectation by the
+share reported so far.
 """
 
 from __future__ import annotations
@@ -79,20 +82,21 @@ class Policy(Protocol):
 class AnchoredThompsonPolicy:
     """Thompson sampling anchored on the posterior-mean plan, with persistent, shrunk exploration.
 
-    Each day: the exact best split for the posterior-mean curve (``greedy``) and for ``batch`` posterior
-    draws (the Thompson target ``ts``, averaged). The exploration offset follows
-    ``offset = persistence * offset_yesterday + (1 - persistence) * (ts - greedy)`` and the plan is
-    ``greedy + explore * offset``, projected onto the constraints.
+    Each day: the exact best split for the posterior-mean curve (``greedy``) and for ``batch``
+    posterior draws (the Thompson target ``ts``, averaged). The exploration offset follows ``offset
+    = persistence * offset_yesterday + (1 - persistence) * (ts - greedy)`` and the plan is ``greedy
+    + explore * offset``, projected onto the constraints.
 
     Why: plain Thompson sampling reshuffles 12-17% of the budget daily; smoothing the whole plan
-    (``(1 - a) * yesterday + a * target``) also makes it slow to follow what the posterior already knows
-    (a lag that costs most in the first weeks). Anchoring on the greedy plan follows the posterior at once,
-    while the exploration — scaled by ``explore``, where the posterior disagrees about the best split, so
-    it is cheap where the arms are well known — moves slowly (low churn) and lasts long enough to be
-    informative about the curves' slopes.
+    (``(1 - a) * yesterday + a * target``) also makes it slow to follow what the posterior already
+    knows (a lag that costs most in the first weeks). Anchoring on the greedy plan follows the
+    posterior at once, while the exploration — scaled by ``explore``, where the posterior disagrees
+    about the best split, so it is cheap where the arms are well known — moves slowly (low churn)
+    and lasts long enough to be informative about the curves' slopes.
 
-    The offset is state: :meth:`step` takes and returns it; the campaign stores it with each plan in the
-    ledger so a resumed campaign continues exactly. :meth:`allocate` (no state) starts a fresh offset.
+    The offset is state: :meth:`step` takes and returns it; the campaign stores it with each plan in
+    the ledger so a resumed campaign continues exactly. :meth:`allocate` (no state) starts a fresh
+    offset.
 
     Parameters
     ----------
@@ -102,14 +106,21 @@ class AnchoredThompsonPolicy:
         Day-to-day persistence of the offset (0: fresh each day).
     batch
         Posterior draws solved and averaged into the Thompson target.
+    max_churn
+        At most this share of the budget changes place per day (``0.5 * sum |plan - yesterday| /
+        budget``): larger moves are taken part of the way (a trust region around yesterday's plan).
+        None: no cap.
     """
 
     explore: float = 0.5
     persistence: float = 0.7
     batch: int = 1
+    max_churn: float | None = None
     name: str = "thompson"
 
     def __post_init__(self) -> None:
+        if self.max_churn is not None and not 0 < self.max_churn <= 1:
+            raise ValueError(f"AnchoredThompsonPolicy: max_churn must be in (0, 1], got {self.max_churn}")
         if self.explore < 0 or not 0 <= self.persistence < 1 or self.batch < 1:
             raise ValueError(
                 "AnchoredThompsonPolicy: need explore >= 0, 0 <= persistence < 1, batch >= 1; got "
@@ -123,7 +134,7 @@ class AnchoredThompsonPolicy:
         rng: np.random.Generator,
         state: FloatArray | None,
     ) -> tuple[FloatArray, FloatArray]:
-        """Today's spend and exploration offset, given yesterday's offset (``None`` at the start)."""
+        """Today's spend and exploration offset, given yesterday's (``None`` at the start)."""
         comp = compile_constraints(curves, c)
         cont = dataclasses.replace(comp, step=0.0)
         greedy = solve_compiled(curves, cont)[0]
@@ -134,7 +145,14 @@ class AnchoredThompsonPolicy:
         offset = self.persistence * old + (1.0 - self.persistence) * (ts - greedy)
         x = greedy + self.explore * offset
         total = None if comp.floor is None else float(greedy.sum())
-        return project(x, comp, total=total)[0], offset
+        plan = project(x, comp, total=total)[0]
+        prev = comp.previous
+        if self.max_churn is not None and prev is not None and comp.budget > 0:
+            moved = 0.5 * float(np.abs(plan - prev).sum()) / comp.budget
+            if moved > self.max_churn:
+                plan = prev + (self.max_churn / moved) * (plan - prev)
+                plan = project(plan, comp, total=total)[0]
+        return plan, offset
 
     def allocate(
         self, curves: ResponseCurves, c: Constraints, rng: np.random.Generator
@@ -147,9 +165,9 @@ def make_policy(name: str) -> Policy | str:
     """The policy called ``name`` with the settings the benchmark uses.
 
     ``"thompson"`` is :class:`AnchoredThompsonPolicy`; ``"thompson_smoothed"`` is the allocator's
-    stateless :class:`~amplify.allocate.ThompsonPolicy` (plan smoothed toward a Thompson target); the
-    others are :func:`amplify.allocate.get_policy` defaults. ``"oracle"`` is returned as the string
-    itself: only a simulated world can play it.
+    stateless :class:`~amplify.allocate.ThompsonPolicy` (plan smoothed toward a Thompson target);
+    the others are :func:`amplify.allocate.get_policy` defaults. ``"oracle"`` is returned as the
+    string itself: only a simulated world can play it.
     """
     name = name.lower().replace("-", "_")
     if name == "oracle":
@@ -185,7 +203,9 @@ def _policy_settings(policy: Policy | str) -> dict[str, Any]:
 
 def _jsonable(obj: Any) -> Any:
     """Plain JSON values (tuples -> lists, numpy scalars -> Python)."""
-    return json.loads(json.dumps(obj, default=lambda o: o.tolist() if hasattr(o, "tolist") else str(o)))
+    return json.loads(
+        json.dumps(obj, default=lambda o: o.tolist() if hasattr(o, "tolist") else str(o))
+    )
 
 
 def round_rng(seed: int, round_: int) -> np.random.Generator:
@@ -193,20 +213,24 @@ def round_rng(seed: int, round_: int) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence([int(seed), 0xCA3, int(round_)]))
 
 
-# --------------------------------------------------------------------------------------------------------
+# --------------------------------------------------------------------------------------------------
+# ------
 # the per-round core, shared by the ledger-backed Campaign and the in-memory benchmark loop
-# --------------------------------------------------------------------------------------------------------
+# --------------------------------------------------------------------------------------------------
+# ------
 
 
 def feed_rows(learner: OnlineCurveLearner, rows: Sequence[OutcomeRow]) -> None:
-    """Give outcome rows to the learner (grouped per day and age; arms not in a group are left as NaN)."""
+    """Give outcome rows to the learner (grouped per day and age; missing arms stay NaN)."""
     pos = {a: j for j, a in enumerate(learner.arms)}
     groups: dict[tuple[int, int], tuple[FloatArray, FloatArray]] = {}
     for r in sorted(rows, key=lambda r: (r.round, r.age)):
         j = pos.get(r.arm)
         if j is None:
             continue
-        s, c = groups.setdefault((r.round, r.age), (np.full(len(pos), np.nan), np.full(len(pos), np.nan)))
+        s, c = groups.setdefault(
+            (r.round, r.age), (np.full(len(pos), np.nan), np.full(len(pos), np.nan))
+        )
         s[j] = r.spend
         c[j] = r.conversions
     for (day, age), (s, c) in groups.items():
@@ -216,7 +240,7 @@ def feed_rows(learner: OnlineCurveLearner, rows: Sequence[OutcomeRow]) -> None:
 def report_rows(
     arms: Sequence[str], outcomes: Mapping[int, DayOutcome], round_: int, n_delay: int
 ) -> list[OutcomeRow]:
-    """What is reported at the end of day ``round_``: that day at age 0 and the older days' updates."""
+    """What is reported at the end of day ``round_``: that day at age 0, older days' updates."""
     rows: list[OutcomeRow] = []
     for day in range(round_, round_ - n_delay, -1):
         out = outcomes.get(day)
@@ -242,7 +266,7 @@ def report_rows(
 
 
 def history_rows(history: pd.DataFrame, arms: Sequence[str]) -> list[OutcomeRow]:
-    """A pre-period table (``day < 0, arm, spend, conversions[, impressions, clicks]``) as ledger rows."""
+    """A pre-period table (``day < 0, arm, spend, conversions``) as ledger rows."""
     need = {"day", "arm", "spend", "conversions"}
     missing = sorted(need - set(history.columns))
     if missing:
@@ -251,25 +275,38 @@ def history_rows(history: pd.DataFrame, arms: Sequence[str]) -> list[OutcomeRow]
         )
     known = set(arms)
     rows = []
-    for i, r in enumerate(history.itertuples(index=False)):
-        if r.arm not in known:
+    hist_records: list[dict[Any, Any]] = history.to_dict("records")
+    for i, r in enumerate(hist_records):
+        if r["arm"] not in known:
             raise DataError(
-                [Problem("<history>", i, "arm", f"unknown arm {r.arm!r}", f"use one of {sorted(known)}")]
+                [
+                    Problem(
+                        "<history>",
+                        i,
+                        "arm",
+                        f"unknown arm {r['arm']!r}",
+                        f"use one of {sorted(known)}",
+                    )
+                ]
             )
-        if int(r.day) >= 0:
+        if int(r["day"]) >= 0:
             raise DataError(
-                [Problem("<history>", i, "day", "history days must be negative", "number them -N..-1")]
+                [
+                    Problem(
+                        "<history>", i, "day", "history days must be negative", "number them -N..-1"
+                    )
+                ]
             )
         rows.append(
             OutcomeRow(
-                round=int(r.day),
-                arm=str(r.arm),
+                round=int(r["day"]),
+                arm=str(r["arm"]),
                 age=99,
                 reported_round=-1,
-                spend=float(r.spend),
-                conversions=int(r.conversions),
-                impressions=int(getattr(r, "impressions", 0) or 0),
-                clicks=int(getattr(r, "clicks", 0) or 0),
+                spend=float(r["spend"]),
+                conversions=int(r["conversions"]),
+                impressions=int(r.get("impressions", 0) or 0),
+                clicks=int(r.get("clicks", 0) or 0),
                 source="history",
             )
         )
@@ -288,8 +325,9 @@ def decide(
     world: CampaignWorld | None = None,
     round_: int = 0,
 ) -> tuple[FloatArray, FloatArray | None]:
-    """One round's spend per arm and the policy's new state (policy on posterior draws; the oracle on a
-    simulated world).
+    """One round's spend per arm and the policy's new state.
+
+    A policy on posterior draws, or the oracle on a simulated world.
 
     The curves are approximated in the allocator's family around yesterday's plan (see
     :meth:`~amplify.learn.OnlineCurveLearner.curves`).
@@ -297,7 +335,9 @@ def decide(
     arms = learner.arms
     if isinstance(policy, str):
         if policy != "oracle" or world is None:
-            raise ValueError(f"policy {policy!r} is not a policy object; only 'oracle' (with a world) is")
+            raise ValueError(
+                f"policy {policy!r} is not a policy object; only 'oracle' (with a world) is"
+            )
         return np.asarray(world.oracle(constraints.budget, round_), dtype=float), None
     c = constraints
     if previous is not None:
@@ -312,8 +352,8 @@ def decide(
 
 @dataclass
 class CampaignResult:
-    """A campaign's rounds: per round and arm the set and actual spend, the conversions reported so far and,
-    on a simulated world, the true expected conversions of the plan and of the oracle."""
+    """A campaign's rounds: per round and arm the set and actual spend, the conversions reported so
+    far and, on a simulated world, the true expected conversions of the plan and of the oracle."""
 
     table: pd.DataFrame
     summary: dict[str, float] = field(default_factory=dict)
@@ -354,7 +394,8 @@ def simulate_rounds(
     Returns
     -------
     dict
-        ``spend_set`` (rounds, arms), ``expected`` (rounds, arms): true expected conversions of the plan.
+        ``spend_set`` (rounds, arms), ``expected`` (rounds, arms): true expected conversions of the
+        plan.
     """
     learner.reset()
     arms = learner.arms
@@ -391,9 +432,11 @@ def simulate_rounds(
     return {"spend_set": plans, "expected": expected}
 
 
-# --------------------------------------------------------------------------------------------------------
+# --------------------------------------------------------------------------------------------------
+# ------
 # the ledger-backed campaign
-# --------------------------------------------------------------------------------------------------------
+# --------------------------------------------------------------------------------------------------
+# ------
 
 
 class Campaign:
@@ -402,22 +445,24 @@ class Campaign:
     Parameters
     ----------
     ledger_path
-        The SQLite ledger file (created when missing; an existing campaign of the same ``name`` resumes).
+        The SQLite ledger file (created when missing; an existing campaign of the same ``name``
+        resumes).
     arms
         Arm names (platforms, or ``"platform:post"``).
     platform
         Platform of each arm (derived from the arm names when omitted).
     constraints
-        :class:`~amplify.allocate.Constraints` (the daily budget and bounds), or just the daily budget.
-        The loop sets ``previous`` to the last plan each round.
+        :class:`~amplify.allocate.Constraints` (the daily budget and bounds), or just the daily
+        budget. The loop sets ``previous`` to the last plan each round.
     policy
         A policy object, or a name from :data:`POLICY_NAMES` (default ``"thompson"``).
     learner
-        An :class:`~amplify.learn.OnlineCurveLearner` for these arms, or a :class:`~amplify.learn.LearnerConfig`
-        (default: weak priors centred on ``budget / n_arms``). Its state is rebuilt from the ledger.
+        An :class:`~amplify.learn.OnlineCurveLearner` for these arms, or a
+        :class:`~amplify.learn.LearnerConfig` (default: weak priors centred on ``budget / n_arms``).
+        Its state is rebuilt from the ledger.
     world
-        A simulated :class:`~amplify.simulate.CampaignWorld` providing the outcomes; without one, plan with
-        :meth:`plan_next` and record real results with :func:`record_outcomes`.
+        A simulated :class:`~amplify.simulate.CampaignWorld` providing the outcomes; without one,
+        plan with :meth:`plan_next` and record real results with :func:`record_outcomes`.
     seed
         Seeds every round's random numbers (with the round index).
     name
@@ -425,8 +470,8 @@ class Campaign:
     n_draws
         Posterior draws handed to the policy each round.
     history
-        Optional pre-period (``day < 0``; columns ``day, arm, spend, conversions``), stored in the ledger when
-        the campaign is created.
+        Optional pre-period (``day < 0``; columns ``day, arm, spend, conversions``), stored in the
+        ledger when the campaign is created.
     """
 
     def __init__(
@@ -450,12 +495,16 @@ class Campaign:
             tuple(platform) if platform is not None else tuple(a.split(":")[0] for a in self.arms)
         )
         self.constraints = (
-            constraints if isinstance(constraints, Constraints) else Constraints(budget=float(constraints))
+            constraints
+            if isinstance(constraints, Constraints)
+            else Constraints(budget=float(constraints))
         )
         self.policy: Policy | str = make_policy(policy) if isinstance(policy, str) else policy
         if isinstance(learner, OnlineCurveLearner):
             if learner.arms != self.arms:
-                raise ValueError(f"learner arms {learner.arms} differ from campaign arms {self.arms}")
+                raise ValueError(
+                    f"learner arms {learner.arms} differ from campaign arms {self.arms}"
+                )
             self.learner = learner
         else:
             self.learner = OnlineCurveLearner(
@@ -498,7 +547,9 @@ class Campaign:
     def _open(self) -> tuple[Ledger, int]:
         led = Ledger(self.ledger_path)
         try:
-            run_id = led.ensure_run(self.name, self.settings(), MODEL_VERSION, history=self._history)
+            run_id = led.ensure_run(
+                self.name, self.settings(), MODEL_VERSION, history=self._history
+            )
         except BaseException:
             led.close()
             raise
@@ -539,11 +590,14 @@ class Campaign:
         }
 
     # --- simulated run ----------------------------------------------------------------------------
-    def run(self, rounds: int, *, progress: Callable[[int, int], None] | None = None) -> CampaignResult:
+    def run(
+        self, rounds: int, *, progress: Callable[[int, int], None] | None = None
+    ) -> CampaignResult:
         """Run until the ledger holds ``rounds`` rounds (resuming from what it already holds).
 
-        Needs a simulated ``world``. Each round is committed with its outcomes in one transaction; if another
-        process commits a round first, this one re-reads the ledger and carries on after it.
+        Needs a simulated ``world``. Each round is committed with its outcomes in one transaction;
+        if another process commits a round first, this one re-reads the ledger and carries on after
+        it.
         """
         if self.world is None:
             raise LedgerError(
@@ -601,14 +655,16 @@ class Campaign:
     def _constraints_json(self, previous: FloatArray | None) -> dict[str, Any]:
         c = self.constraints.model_dump()
         c["previous"] = (
-            None if previous is None else {a: float(x) for a, x in zip(self.arms, previous, strict=True)}
+            None
+            if previous is None
+            else {a: float(x) for a, x in zip(self.arms, previous, strict=True)}
         )
         return dict(_jsonable(c))
 
     def _replay_outcomes(
         self, led: Ledger, run_id: int, next_round: int, n_delay: int
     ) -> dict[int, DayOutcome]:
-        """The simulated outcomes of the last days (still reporting), re-run from their stored plans."""
+        """The simulated outcomes of the last days (still reporting), re-run from their plans."""
         assert self.world is not None
         out: dict[int, DayOutcome] = {}
         for day in range(max(0, next_round - n_delay + 1), next_round):
@@ -670,7 +726,8 @@ class Campaign:
         rounds = led.rounds(run_id)
         latest = led.outcomes(run_id)
         latest = latest[latest["round"] >= 0] if len(latest) else latest
-        got = {(int(r.round), str(r.arm)): r for r in latest.itertuples(index=False)}
+        records: list[dict[Any, Any]] = latest.to_dict("records")
+        got = {(int(r["round"]), str(r["arm"])): r for r in records}
         rows = []
         for rec in rounds:
             spend_set = np.array([float(rec.plan["spend"][a]) for a in self.arms])
@@ -687,8 +744,8 @@ class Campaign:
                         "round": rec.round,
                         "arm": a,
                         "spend_set": spend_set[j],
-                        "spend": math.nan if o is None else float(o.spend),
-                        "conversions": math.nan if o is None else float(o.conversions),
+                        "spend": math.nan if o is None else float(o["spend"]),
+                        "conversions": math.nan if o is None else float(o["conversions"]),
                         "expected": math.nan if exp is None else float(exp[j]),
                         "oracle_expected": math.nan if orc is None else float(orc[j]),
                     }
@@ -696,17 +753,21 @@ class Campaign:
         table = pd.DataFrame(rows)
         if self.world is None:
             table = table.drop(columns=["expected", "oracle_expected"])
-        return CampaignResult(table, summarize(table, self.constraints.budget) if len(table) else {})
+        return CampaignResult(
+            table, summarize(table, self.constraints.budget) if len(table) else {}
+        )
 
 
-# --------------------------------------------------------------------------------------------------------
+# --------------------------------------------------------------------------------------------------
+# ------
 # recording real results
-# --------------------------------------------------------------------------------------------------------
+# --------------------------------------------------------------------------------------------------
+# ------
 
 
 def record_outcomes(
     ledger: str | Path | Ledger,
-    round: int,  # noqa: A002 - the ledger's own word
+    round: int,
     df: pd.DataFrame,
     *,
     name: str = "default",
@@ -721,9 +782,10 @@ def record_outcomes(
     round
         The round (day) the results belong to; it must have been planned.
     df
-        One row per arm: ``arm`` (or ``platform`` for platform-level campaigns), ``spend``, ``conversions``
-        (everything reported for that day so far) and optionally ``impressions``, ``clicks`` and ``age``
-        (days between the day and the report; default: the number of rounds planned since).
+        One row per arm: ``arm`` (or ``platform`` for platform-level campaigns), ``spend``,
+        ``conversions`` (everything reported for that day so far) and optionally ``impressions``,
+        ``clicks`` and ``age`` (days between the day and the report; default: the number of rounds
+        planned since).
     name
         Campaign name in the ledger.
     source
@@ -760,7 +822,9 @@ def record_outcomes(
             arm = str(r["arm"]).strip().lower() if str(r["arm"]).lower() in arms else str(r["arm"])
             if arm not in arms:
                 problems.append(
-                    Problem("<outcomes>", i, "arm", f"unknown arm {r['arm']!r}", f"use one of {arms}")
+                    Problem(
+                        "<outcomes>", i, "arm", f"unknown arm {r['arm']!r}", f"use one of {arms}"
+                    )
                 )
                 continue
             vals: dict[str, float] = {}
@@ -777,7 +841,13 @@ def record_outcomes(
                     continue
                 if not math.isfinite(x) or x < 0:
                     problems.append(
-                        Problem("<outcomes>", i, col, f"{v!r} must be >= 0", "enter a non-negative value")
+                        Problem(
+                            "<outcomes>",
+                            i,
+                            col,
+                            f"{v!r} must be >= 0",
+                            "enter a non-negative value",
+                        )
                     )
                     continue
                 vals[col] = x
@@ -810,12 +880,14 @@ def record_outcomes(
 
 def round_half(x: float) -> int:
     """Round half away from zero (conversions may come as 3.0 from a spreadsheet)."""
-    return int(math.floor(x + 0.5))
+    return math.floor(x + 0.5)
 
 
-# --------------------------------------------------------------------------------------------------------
+# --------------------------------------------------------------------------------------------------
+# ------
 # convenience for the CLI
-# --------------------------------------------------------------------------------------------------------
+# --------------------------------------------------------------------------------------------------
+# ------
 
 
 def run_simulated(

@@ -21,6 +21,11 @@ from rich.console import Console
 from rich.table import Table
 
 from amplify import constants as C
+from amplify.commands.campaign import campaign_command
+from amplify.commands.fit import fit_command
+from amplify.commands.recommend import recommend_command
+from amplify.commands.scenario import scenario_command
+from amplify.commands.simulate import simulate_command
 from amplify.errors import DataError, Problem
 
 app = typer.Typer(
@@ -220,6 +225,14 @@ def run_app(ctx: typer.Context) -> None:
     except KeyboardInterrupt:
         code = 0
     raise typer.Exit(code)
+
+
+# Verbs whose code lives in amplify.commands (one module per verb).
+app.command("fit")(fit_command)
+app.command("recommend")(recommend_command)
+app.command("scenario")(scenario_command)
+app.command("simulate")(simulate_command)
+app.command("campaign")(campaign_command)
 
 
 def main() -> None:

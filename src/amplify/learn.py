@@ -1,39 +1,41 @@
 """A fast online posterior over per-arm response curves, for the daily campaign loop.
 
-Each arm (a platform, or a post on a platform) has a daily curve ``E[conversions] = beta * g(s)``. Inside the
-learner ``g`` is a Hill-type curve ``g_{k,n}(s) = k * x**n / (1 + x**n)`` with ``x = s / k``: ``n = 1`` is the
-:mod:`amplify.curves` family ``s / (1 + s / k)``, ``n < 1`` bends like a power law, ``n > 1`` is S-shaped (a
-platform that needs spend before it delivers). Real curves are not exactly one family; a learner that can only
-bend one way starves an S-shaped arm (low returns at low spend look like a bad arm). The posterior is exact up
-to a grid over ``(k, n)``:
+Each arm (a platform, or a post on a platform) has a daily curve ``E[conversions] = beta * g(s)``.
+Inside the learner ``g`` is a Hill-type curve ``g_{k,n}(s) = k * x**n / (1 + x**n)`` with ``x = s /
+k``: ``n = 1`` is the :mod:`amplify.curves` family ``s / (1 + s / k)``, ``n < 1`` bends like a power
+law, ``n > 1`` is S-shaped (a platform that needs spend before it delivers). Real curves are not
+exactly one family; a learner that can only bend one way starves an S-shaped arm (low returns at low
+spend look like a bad arm). The posterior is exact up to a grid over ``(k, n)``:
 
-* ``k`` lives on a log-spaced grid (``0.05x .. 20x`` the arm's reference daily spend by default), ``n`` on a
-  few shapes;
+* ``k`` lives on a log-spaced grid (``0.05x .. 20x`` the arm's reference daily spend by default),
+  ``n`` on a few shapes;
 * for each grid point the posterior of ``beta`` is a conjugate Gamma under a Poisson likelihood
-  ``conversions_d ~ Poisson(beta * g(s_d) * f_d)``, where ``f_d`` is the share of day ``d``'s conversions
-  reported so far (the reporting-delay CDF at the day's age), so late conversions are never mistaken for a bad
-  day;
+  ``conversions_d ~ Poisson(beta * g(s_d) * f_d)``, where ``f_d`` is the share of day ``d``'s
+  conversions reported so far (the reporting-delay CDF at the day's age), so late conversions are
+  never mistaken for a bad day;
 * the grid weights are updated by the Gamma-Poisson marginal likelihood.
 
-The allocator works on the ``beta * s / (1 + s / k)`` family (:class:`~amplify.curves.ResponseCurves`), which it
-solves exactly. Each grid point's curve is therefore handed over as its best approximation in that family: the
-concave envelope of the curve (what an optimal split can actually use of an S-shape) fitted by least squares on
-relative levels and marginal returns over the spends that matter — the whole range, or a window around
-today's plan (:meth:`OnlineCurveLearner.curves` ``around=``). The fits depend only on the grid, so they are
+The allocator works on the ``beta * s / (1 + s / k)`` family
+(:class:`~amplify.curves.ResponseCurves`), which it solves exactly. Each grid point's curve is
+therefore handed over as its best approximation in that family: the concave envelope of the curve
+(what an optimal split can actually use of an S-shape) fitted by least squares on relative levels
+and marginal returns over the spends that matter — the whole range, or a window around today's plan
+(:meth:`OnlineCurveLearner.curves` ``around=``). The fits depend only on the grid, so they are
 computed once and cached.
 
-Count noise in real accounts is over-dispersed (negative binomial, daily shocks), so each day enters as a
-quasi-likelihood ``likelihood ** w_d`` with ``w_d = 1 / (1 + mu_d / kappa)``: the Poisson variance ``mu`` is
-inflated to the negative-binomial ``mu + mu**2 / kappa``, with ``1 / kappa`` estimated from the residuals.
-The delay distribution is estimated from the data (cumulative conversions seen at successive ages) with the
-default as a prior. Old data are forgotten only when a change detector fires: the posterior predictive of the
-last few days, fitted on the days before them, is compared with what was observed; beyond a threshold the days
-before the window are discounted.
+Count noise in real accounts is over-dispersed (negative binomial, daily shocks), so each day enters
+as a quasi-likelihood ``likelihood ** w_d`` with ``w_d = 1 / (1 + mu_d / kappa)``: the Poisson
+variance ``mu`` is inflated to the negative-binomial ``mu + mu**2 / kappa``, with ``1 / kappa``
+estimated from the residuals. The delay distribution is estimated from the data (cumulative
+conversions seen at successive ages) with the default as a prior. Old data are forgotten only when a
+change detector fires: the posterior predictive of the last few days, fitted on the days before
+them, is compared with what was observed; beyond a threshold the days before the window are
+discounted.
 
-Updating is a few vectorised array operations over (days x arms x grid), well under a millisecond per day for
-a platform campaign, so the whole state can be recomputed from the per-day sufficient data at every update.
-This module never imports PyMC; ``benchmarks/allocation.py`` compares it with a full NUTS fit of the same
-model.
+Updating is a few vectorised array operations over (days x arms x grid), well under a millisecond
+per day for a platform campaign, so the whole state can be recomputed from the per-day sufficient
+data at every update. This module never imports PyMC; ``benchmarks/allocation.py`` compares it with
+a full NUTS fit of the same model.
 """
 
 from __future__ import annotations
@@ -50,7 +52,8 @@ from amplify.curves import ResponseCurves
 
 FloatArray = NDArray[np.float64]
 
-#: Share of a day's conversions first reported 0, 1, ..., 6 days later (typical ad-platform attribution).
+# : Share of a day's conversions first reported 0, 1, ..., 6 days later (typical ad-platform
+# attribution).
 DEFAULT_DELAY_PMF: tuple[float, ...] = (0.45, 0.25, 0.12, 0.08, 0.05, 0.03, 0.02)
 
 
@@ -65,17 +68,19 @@ class LearnerConfig:
     k_range
         Grid span as multiples of the arm's reference daily spend.
     shapes
-        Grid of the Hill shape ``n`` (1 is the allocator's family; below 1 power-law-like, above 1 S-shaped).
+        Grid of the Hill shape ``n`` (1 is the allocator's family; below 1 power-law-like, above 1
+        S-shaped).
     shape_prior
         Prior weights of ``shapes``.
     max_spend
-        Largest daily spend per arm worth describing well (default: the sum of the reference spends, i.e.
-        the whole budget): the range of the approximation handed to the allocator.
+        Largest daily spend per arm worth describing well (default: the sum of the reference spends,
+        i.e. the whole budget): the range of the approximation handed to the allocator.
     log_k_prior_sd
         Prior sd of ``log(k / reference_spend)`` (weak default prior; centred on ``k = reference``).
     rate_prior_shape
-        Gamma shape of the weak default prior on the conversion rate at the reference spend; its mean is
-        the pooled rate of all arms (empirical Bayes), so arms shrink towards the account average.
+        Gamma shape of the weak default prior on the conversion rate at the reference spend; its
+        mean is the pooled rate of all arms (empirical Bayes), so arms shrink towards the account
+        average.
     overdispersion
         ``1 / kappa`` of the negative-binomial noise; ``None`` estimates it from residuals.
     delay_pmf
@@ -93,9 +98,11 @@ class LearnerConfig:
     forget_factor
         Weight kept by the days before a detected change.
     half_life
-        Optional steady exponential discount of old days (days); ``None`` forgets only on detected changes.
+        Optional steady exponential discount of old days (days); ``None`` forgets only on detected
+        changes.
     prior_max_shape
-        Cap on the Gamma shape moment-matched from informative prior curves (do not over-trust a model).
+        Cap on the Gamma shape moment-matched from informative prior curves (do not over-trust a
+        model).
     """
 
     n_grid: int = 40
@@ -138,7 +145,8 @@ class LearnerConfig:
 
 @dataclass(frozen=True)
 class ChangeEvent:
-    """A detected change: at ``detected_day`` the days before ``start_day`` of ``arm`` were discounted."""
+    """A detected change: at ``detected_day`` the days of ``arm`` before ``start_day`` were
+    discounted."""
 
     arm: str
     detected_day: int
@@ -168,7 +176,9 @@ class _Data:
     spend: list[FloatArray] = field(default_factory=list)
     conv: list[FloatArray] = field(default_factory=list)
     age: list[FloatArray] = field(default_factory=list)
-    by_age: list[FloatArray] = field(default_factory=list)  # (A, L) cumulative conversions seen at age a
+    by_age: list[FloatArray] = field(
+        default_factory=list
+    )  # (A, L) cumulative conversions seen at age a
 
 
 class OnlineCurveLearner:
@@ -181,20 +191,22 @@ class OnlineCurveLearner:
     platform
         Platform of each arm (defaults to the arm name before ``":"``).
     reference_spend
-        Typical daily spend per arm (scalar or one per arm): centres the ``k`` grid and defines the rate
-        the priors talk about. The campaign uses ``budget / n_arms``.
+        Typical daily spend per arm (scalar or one per arm): centres the ``k`` grid and defines the
+        rate the priors talk about. The campaign uses ``budget / n_arms``.
     prior
-        Optional informative prior: curves (e.g. a fitted BoostModel's platform curves) with the same arms.
-        Their draws are moment-matched onto the grid (log-normal ``k``, Gamma rate at the reference spend).
+        Optional informative prior: curves (e.g. a fitted BoostModel's platform curves) with the
+        same arms. Their draws are moment-matched onto the grid (log-normal ``k``, Gamma rate at the
+        reference spend).
     config
         :class:`LearnerConfig`.
 
     Notes
     -----
-    Feed data with :meth:`observe` (cumulative conversions of a day as reported ``age`` days after it; a
-    later report of the same day replaces the earlier one) and call :meth:`refresh` once per round; then
-    :meth:`curves` gives posterior draws for the allocator. The state is a deterministic function of the
-    sequence of observations and refreshes, so replaying a ledger rebuilds it exactly.
+    Feed data with :meth:`observe` (cumulative conversions of a day as reported ``age`` days after
+    it; a later report of the same day replaces the earlier one) and call :meth:`refresh` once per
+    round; then :meth:`curves` gives posterior draws for the allocator. The state is a deterministic
+    function of the sequence of observations and refreshes, so replaying a ledger rebuilds it
+    exactly.
     """
 
     def __init__(
@@ -226,7 +238,9 @@ class OnlineCurveLearner:
         # the grid axis G runs over (k, n) pairs: k fastest
         self._kmult = np.tile(mult, shapes.size)  # (G,)
         self._n = np.repeat(shapes, mult.size)  # (G,)
-        self._log_nprior = np.repeat(np.log(np.asarray(cfg.shape_prior) / np.sum(cfg.shape_prior)), mult.size)
+        self._log_nprior = np.repeat(
+            np.log(np.asarray(cfg.shape_prior) / np.sum(cfg.shape_prior)), mult.size
+        )
         self._k = ref[:, None] * self._kmult[None, :]  # (A, G)
         self._log_mult = np.log(self._kmult)
         total = float(cfg.max_spend) if cfg.max_spend is not None else float(ref.sum())
@@ -299,8 +313,12 @@ class OnlineCurveLearner:
         sd = np.maximum(logk.std(axis=0), 0.15)
         self._logprior_k = -0.5 * ((np.log(self._k) - mu[:, None]) / sd[:, None]) ** 2
         # the model's curves are the n = 1 family: keep most prior mass there
-        self._logprior_k = self._logprior_k + np.where(self._n == 1.0, np.log(0.6), np.log(0.1))[None, :]
-        rate = p.beta / (1.0 + self.reference_spend[None, :] / p.k)  # conversions per spend at reference
+        bonus = np.full(self._n.shape, np.log(0.1))
+        bonus[self._n == 1.0] = np.log(0.6)
+        self._logprior_k = self._logprior_k + bonus[None, :]
+        rate = p.beta / (
+            1.0 + self.reference_spend[None, :] / p.k
+        )  # conversions per spend at reference
         m = rate.mean(axis=0)
         v = np.maximum(rate.var(axis=0), 1e-12)
         shape = np.clip(m**2 / v, 0.5, cfg.prior_max_shape)
@@ -314,12 +332,14 @@ class OnlineCurveLearner:
         return np.full(self.n_arms, 0.02)
 
     def _b0(self, rate_mean: FloatArray) -> FloatArray:
-        """Gamma rate of ``beta | k`` so that the rate at the reference spend has mean ``rate_mean``."""
+        """Gamma rate of ``beta | k, n``: the rate at the reference spend has mean ``rate_mean``."""
         scale = rate_mean[:, None] * self.reference_spend[:, None] / self._g_ref
         return np.asarray(self._a0 / scale)
 
     # --- data -------------------------------------------------------------------------------------
-    def observe(self, day: int, spend: ArrayLike, conversions: ArrayLike, *, age: int | ArrayLike) -> None:
+    def observe(
+        self, day: int, spend: ArrayLike, conversions: ArrayLike, *, age: int | ArrayLike
+    ) -> None:
         """Record one day's data as reported ``age`` days after it.
 
         Parameters
@@ -331,8 +351,8 @@ class OnlineCurveLearner:
         conversions
             Conversions of that day reported so far (cumulative), per arm.
         age
-            Days between the day and the report (0 = same day), scalar or per arm. A report with a larger
-            or equal age replaces an earlier one.
+            Days between the day and the report (0 = same day), scalar or per arm. A report with a
+            larger or equal age replaces an earlier one.
         """
         a = self.n_arms
         s = np.broadcast_to(np.asarray(spend, dtype=float), (a,)).copy()
@@ -369,7 +389,8 @@ class OnlineCurveLearner:
         s, c, f, valid, days = self._arrays()
         g = self._g_days(s)
         omega = self._day_weights(days, valid)
-        # quasi-likelihood weights from the previous posterior's fitted means, then once more from the
+        # quasi-likelihood weights from the previous posterior's fitted means, then once more from
+        # the
         # new posterior (with the over-dispersion re-estimated from its residuals)
         mu = self._post_mean_at(self._post, g) * f
         post, mu = self._fit(g, c, f, omega, mu, self.overdispersion_)
@@ -384,7 +405,9 @@ class OnlineCurveLearner:
                 post, mu = self._fit(g, c, f, omega, mu, self.overdispersion_)
         self._post = post
 
-    def _arrays(self) -> tuple[FloatArray, FloatArray, FloatArray, NDArray[np.bool_], NDArray[np.int64]]:
+    def _arrays(
+        self,
+    ) -> tuple[FloatArray, FloatArray, FloatArray, NDArray[np.bool_], NDArray[np.int64]]:
         d = self._data
         s = np.array(d.spend)
         c = np.array(d.conv)
@@ -413,7 +436,7 @@ class OnlineCurveLearner:
         return np.where(valid, omega, 0.0)
 
     def _estimate_delay(self) -> FloatArray:
-        """Delay pmf from the cumulative conversions seen at each age of matured days (prior-smoothed)."""
+        """Delay pmf from the cumulative conversions seen at each age of matured days (smoothed)."""
         d = self._data
         n_age = self._pmf0.size
         cdf0 = np.cumsum(self._pmf0)
@@ -442,8 +465,9 @@ class OnlineCurveLearner:
         mu: FloatArray,
         inv_kappa: float,
     ) -> tuple[_Posterior, FloatArray]:
-        """Grid posterior with quasi-likelihood weights ``omega / (1 + mu / kappa)``; returns it and its
-        fitted daily means ``mu * f``."""
+        """Grid posterior with quasi-likelihood weights ``omega / (1 + mu / kappa)``.
+
+        Returns it and its fitted daily means ``mu * f``."""
         rate_mean = self._pooled_rate(c, f, omega)
         post = self._posterior(g, c, f, omega / (1.0 + mu * inv_kappa), rate_mean)
         return post, self._post_mean_at(post, g) * f
@@ -557,9 +581,9 @@ class OnlineCurveLearner:
         rng
             Random generator.
         around
-            Optional spend per arm (e.g. the current plan): each draw's curve is then approximated in the
-            allocator's family on a window around it (a third to three times it) instead of on the whole range
-            ``0.05 x reference .. max_spend``; more exact near the plan.
+            Optional spend per arm (e.g. the current plan): each draw's curve is then matched
+            in the allocator's family on a window around it (a third to three times it) instead of
+            on the whole range ``0.05 x reference .. max_spend``; more exact near the plan.
         """
         if n_draws < 1:
             raise ValueError("n_draws must be >= 1")
@@ -574,19 +598,28 @@ class OnlineCurveLearner:
             else np.broadcast_to(np.asarray(around, dtype=float), (self.n_arms,))
         )
         for j in range(self.n_arms):
-            # Latin-hypercube draws: each is an exact posterior draw, but the set covers the grid weights
-            # and the Gamma quantiles evenly, so a few dozen draws give a steady posterior mean
+            # Latin-hypercube draws: each is an exact posterior draw, but the set covers the grid
+            # weights and the Gamma quantiles evenly, so a few dozen draws give a steady mean
             u1 = (rng.permutation(n_draws) + rng.random(n_draws)) / n_draws
             u2 = (rng.permutation(n_draws) + rng.random(n_draws)) / n_draws
             idx = np.minimum(np.searchsorted(cw[j], u1, side="right"), cw.shape[1] - 1)
             b_internal = gammaincinv(post.shape[j, idx], u2) / post.rate[j, idx]
-            centres, b_mult, k_ratio = self._mm_tables[j]
-            m = 0
-            if centre is not None and np.isfinite(centre[j]) and centre[j] > 0:
-                rel = centre[j] / self.reference_spend[j]
-                m = 1 + int(np.argmin(np.abs(np.log(centres[1:]) - np.log(rel))))
-            beta[:, j] = b_internal * b_mult[m, idx]
-            k[:, j] = self.reference_spend[j] * k_ratio[m, idx]
+            ref = self.reference_spend[j]
+            if centre is not None and np.isfinite(centre[j]):
+                # tangent match at today's spend: same level and marginal return as the curve's
+                # concave envelope there (exact for the n = 1 grid points)
+                c = max(float(centre[j]), 0.02 * ref)
+                kk, nn = self._k[j, idx], self._n[idx]
+                h, dh = _envelope(np.full(idx.size, c), kk, nn)
+                el = np.clip(c * dh / h, 1e-6, 1.0)
+                kappa = np.where(el < 1.0 - 1e-9, c * el / np.maximum(1.0 - el, 1e-12), np.inf)
+                kappa = np.minimum(kappa, _K_MAX * ref)
+                beta[:, j] = b_internal * h / c * (1.0 + c / kappa)
+                k[:, j] = kappa
+            else:
+                _, b_mult, k_ratio = self._mm_tables[j]
+                beta[:, j] = b_internal * b_mult[0, idx]
+                k[:, j] = ref * k_ratio[0, idx]
         return ResponseCurves(
             arms=self.arms,
             beta=np.maximum(beta, 0.0),
@@ -629,7 +662,7 @@ def _logsumexp(x: FloatArray) -> FloatArray:
 
 
 def _moment_overdispersion(c: FloatArray, mu: FloatArray, mask: NDArray[np.bool_]) -> float:
-    """Moment estimate of ``1 / kappa`` in ``Var = mu + mu**2 / kappa`` (shrunk to 0.05, clipped)."""
+    """Moment estimate of ``1 / kappa`` in ``Var = mu + mu**2 / kappa`` (shrunk to 0.05)."""
     n = int(mask.sum())
     if n == 0:
         return 0.05
@@ -639,6 +672,10 @@ def _moment_overdispersion(c: FloatArray, mu: FloatArray, mask: NDArray[np.bool_
     prior_n = 10.0
     est = (num + prior_n * mbar2 * 0.05) / (den + prior_n * mbar2 + 1e-12)
     return float(np.clip(est, 0.005, 2.0))
+
+
+#: Largest ``k`` handed to the allocator, in reference spends (an almost linear curve).
+_K_MAX = 1000.0
 
 
 @functools.lru_cache(maxsize=64)
@@ -673,18 +710,20 @@ def _mm_table_cached(
     return centres, b_tab, k_tab
 
 
-def _mm_table(mult: FloatArray, shapes: FloatArray, r_max: float) -> tuple[FloatArray, FloatArray, FloatArray]:
+def _mm_table(
+    mult: FloatArray, shapes: FloatArray, r_max: float
+) -> tuple[FloatArray, FloatArray, FloatArray]:
     """Approximations of every grid curve in the allocator's family (units of the reference spend).
 
-    Returns the window centres (``nan`` first: the whole range), and per centre and grid point the multiplier
-    of ``beta`` and ``k / reference``.
+    Returns the window centres (``nan`` first: the whole range), and per centre and grid point the
+    multiplier of ``beta`` and ``k / reference``.
     """
     key = float(f"{r_max:.3g}")
     return _mm_table_cached(tuple(np.round(mult, 12)), tuple(shapes.tolist()), key)
 
 
 def _envelope(u: FloatArray, k: FloatArray, n: FloatArray) -> tuple[FloatArray, FloatArray]:
-    """Concave envelope (from the origin) of ``k x^n / (1 + x^n)``, ``x = u / k``, and its derivative."""
+    """Concave envelope (from 0) of ``k x^n / (1 + x^n)``, ``x = u / k``, and its derivative."""
     x = u / k
     xn = x**n
     h = k * xn / (1.0 + xn)

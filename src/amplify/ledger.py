@@ -5,22 +5,22 @@ Tables
 ``runs``
     One row per campaign: its name, the settings that define it (JSON) and the model version.
 ``rounds``
-    One row per decision: round index (contiguous from 0), the plan (JSON), the constraints it obeyed (JSON),
-    the policy, the model version and when it was decided.
+    One row per decision: round index (contiguous from 0), the plan (JSON), the constraints it
+    obeyed (JSON), the policy, the model version and when it was decided.
 ``outcomes``
-    What was observed: one row per (round, arm, age) — the round's spend, impressions, clicks and the
-    conversions *reported so far* ``age`` days after that day (ad platforms report conversions late; a later
-    report of the same day supersedes the earlier one). ``reported_round`` is the last round decided when the
-    row was recorded: the learner replays rows in that order. Rows of a pre-period (history) have negative
-    ``round`` and ``reported_round = -1``.
+    What was observed: one row per (round, arm, age) — the round's spend, impressions, clicks and
+    the conversions *reported so far* ``age`` days after that day (ad platforms report conversions
+    late; a later report of the same day supersedes the earlier one). ``reported_round`` is the last
+    round decided when the row was recorded: the learner replays rows in that order. Rows of a
+    pre-period (history) have negative ``round`` and ``reported_round = -1``.
 
 Guarantees
 ----------
-WAL journal, ``synchronous=FULL``, ``BEGIN IMMEDIATE`` transactions and a busy timeout: a round (its plan and
-its outcomes) is written in ONE transaction, so a process killed mid-round loses no committed round and leaves
-no half-written one; several processes may open the same ledger; the primary keys and a "next round must be
-last + 1" check inside the write transaction keep two writers from committing the same or a skipped round
-(:class:`LedgerConflict`).
+WAL journal, ``synchronous=FULL``, ``BEGIN IMMEDIATE`` transactions and a busy timeout: a round (its
+plan and its outcomes) is written in ONE transaction, so a process killed mid-round loses no
+committed round and leaves no half-written one; several processes may open the same ledger; the
+primary keys and a "next round must be last + 1" check inside the write transaction keep two writers
+from committing the same or a skipped round (:class:`LedgerConflict`).
 """
 
 from __future__ import annotations
@@ -162,7 +162,9 @@ class Ledger:
     def __init__(self, path: str | Path, *, timeout: float = 60.0) -> None:
         self.path = Path(path)
         if self.path.exists() and self.path.is_dir():
-            raise LedgerError(f"{self.path} is a directory; give the ledger a file name such as run.db")
+            raise LedgerError(
+                f"{self.path} is a directory; give the ledger a file name such as run.db"
+            )
         self._conn = sqlite3.connect(
             str(self.path), timeout=timeout, isolation_level=None, check_same_thread=False
         )
@@ -174,7 +176,9 @@ class Ledger:
             raise LedgerError(f"{self.path} is not an amplify ledger (SQLite said: {exc})") from exc
         if str(mode).lower() != "wal":
             self._conn.close()
-            raise LedgerError(f"{self.path}: could not switch the ledger to WAL mode (got {mode!r})")
+            raise LedgerError(
+                f"{self.path}: could not switch the ledger to WAL mode (got {mode!r})"
+            )
         self._conn.execute("PRAGMA synchronous = FULL")
         self._conn.execute("PRAGMA foreign_keys = ON")
         with self.transaction() as cur:
@@ -185,11 +189,13 @@ class Ledger:
             row = cur.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
             if row is None:
                 cur.execute(
-                    "INSERT INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+                    "INSERT INTO meta (key, value) VALUES ('schema_version', ?)",
+                    (str(SCHEMA_VERSION),),
                 )
             elif int(row[0]) != SCHEMA_VERSION:
                 raise LedgerError(
-                    f"{self.path} has ledger schema {row[0]}; this amplify reads schema {SCHEMA_VERSION}"
+                    f"{self.path} has ledger schema {row[0]}; "
+                    f"this amplify reads schema {SCHEMA_VERSION}"
                 )
 
     # --- plumbing ---------------------------------------------------------------------------------
@@ -232,19 +238,24 @@ class Ledger:
         Raises
         ------
         LedgerError
-            When the ledger already holds ``name`` with different settings: resuming it with other settings
-            would mix two campaigns.
+            When the ledger already holds ``name`` with different settings: resuming it with other
+            settings would mix two campaigns.
         """
         text = _dumps(dict(settings))
         with self.transaction() as cur:
-            row = cur.execute("SELECT run_id, settings FROM runs WHERE name = ?", (name,)).fetchone()
+            row = cur.execute(
+                "SELECT run_id, settings FROM runs WHERE name = ?", (name,)
+            ).fetchone()
             if row is not None:
                 if row[1] != text:
                     old = json.loads(row[1])
-                    diff = sorted(k for k in set(old) | set(settings) if old.get(k) != settings.get(k))
+                    diff = sorted(
+                        k for k in set(old) | set(settings) if old.get(k) != settings.get(k)
+                    )
                     raise LedgerError(
                         f"{self.path}: campaign {name!r} was started with other settings "
-                        f"(different: {', '.join(diff)}). Use the same settings to resume it, or a new "
+                        f"(different: {', '.join(diff)}). Use the same settings to resume it, "
+                        "or a new "
                         f"ledger file / campaign name for a new campaign."
                     )
                 return int(row[0])
@@ -343,7 +354,8 @@ class Ledger:
         verb = "INSERT OR REPLACE" if replace else "INSERT"
         now = _now()
         cur.executemany(
-            f"{verb} INTO outcomes (run_id, round, arm, age, reported_round, spend, impressions, clicks,"
+            f"{verb} INTO outcomes (run_id, round, arm, age, reported_round, spend, impressions,"
+            " clicks,"
             " conversions, source, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 (
@@ -372,7 +384,8 @@ class Ledger:
             (run_id,),
         )
         return [
-            RoundRecord(int(r[0]), json.loads(r[1]), json.loads(r[2]), r[3], r[4], r[5]) for r in cur
+            RoundRecord(int(r[0]), json.loads(r[1]), json.loads(r[2]), r[3], r[4], r[5])
+            for r in cur
         ]
 
     def round(self, run_id: int, round_: int) -> RoundRecord | None:
@@ -399,7 +412,8 @@ class Ledger:
             Only rows with ``reported_round <= upto_round``.
         """
         sql = (
-            "SELECT round, arm, age, reported_round, spend, conversions, impressions, clicks, source"
+            "SELECT round, arm, age, reported_round, spend, conversions, impressions, clicks,"
+            " source"
             " FROM outcomes WHERE run_id = ?"
         )
         args: list[Any] = [run_id]
@@ -431,19 +445,32 @@ class Ledger:
         df = pd.DataFrame([r.__dict__ for r in rows])
         if df.empty:
             return pd.DataFrame(
-                columns=["round", "arm", "age", "reported_round", "spend", "conversions",
-                         "impressions", "clicks", "source"]
+                columns=[
+                    "round",
+                    "arm",
+                    "age",
+                    "reported_round",
+                    "spend",
+                    "conversions",
+                    "impressions",
+                    "clicks",
+                    "source",
+                ]
             )
         if latest:
-            df = df.sort_values(["round", "arm", "age"]).groupby(["round", "arm"], as_index=False).last()
+            df = (
+                df.sort_values(["round", "arm", "age"])
+                .groupby(["round", "arm"], as_index=False)
+                .last()
+            )
         return df.reset_index(drop=True)
 
     # --- checks -----------------------------------------------------------------------------------
     def check(self, run_id: int | None = None, *, require_outcomes: bool = True) -> IntegrityReport:
         """SQLite integrity check plus the ledger's own invariants for one run (or all runs).
 
-        Rounds must be contiguous from 0; with ``require_outcomes`` every round must have outcomes (true
-        for a simulated campaign, where a round's plan and outcomes are committed together).
+        Rounds must be contiguous from 0; with ``require_outcomes`` every round must have outcomes
+        (true for a simulated campaign, where a round's plan and outcomes are committed together).
         """
         res = self._conn.execute("PRAGMA integrity_check").fetchall()
         sqlite_ok = res == [("ok",)]

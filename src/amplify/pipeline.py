@@ -47,6 +47,7 @@ __all__ = [
     "SamplerSettings",
     "SettingsError",
     "atomic_write_bytes",
+    "atomic_write_dir",
     "atomic_write_text",
     "build_constraints",
     "curves_for",
@@ -56,6 +57,7 @@ __all__ = [
     "load_scenarios",
     "load_settings",
     "make_settings",
+    "plan_frame",
     "plan_records",
     "read_previous_plan",
     "recommend",
@@ -182,7 +184,8 @@ class RecommendSettings(_Strict):
         boosted) posts.
     policy
         How each plan is chosen from the posterior: ``"thompson"`` (one posterior draw; explores),
-        ``"greedy"`` (posterior mean; exploits), ``"uniform"`` (equal split, a baseline).
+        ``"greedy"`` (posterior mean; exploits), ``"epsilon_greedy"``, ``"ucb"`` (optimistic), or
+        ``"uniform"`` (equal split, a baseline).
     n_boosts
         Platform level: how many posts the platform budget is spread over (widens each curve's
         saturation).
@@ -207,7 +210,7 @@ class RecommendSettings(_Strict):
     target_cpa: float | None = Field(default=None, gt=0.0)
     target_roas: float | None = Field(default=None, gt=0.0)
     level: Literal["platform", "post"] = "platform"
-    policy: Literal["thompson", "greedy", "uniform"] = "thompson"
+    policy: Literal["thompson", "greedy", "epsilon_greedy", "ucb", "uniform"] = "thompson"
     n_boosts: int | dict[str, int] = 1
     step: float = Field(default=0.0, ge=0.0)
     max_draws: int = Field(default=1000, ge=1)
@@ -476,7 +479,10 @@ def curves_for(
 ) -> ResponseCurves:
     """The response curves a plan is made on: per platform, or per candidate post."""
     if settings.level == "post":
-        return model.post_curves(candidates, seed=settings.seed)
+        try:
+            return model.post_curves(candidates, max_draws=settings.max_draws, seed=settings.seed)
+        except ValueError as err:  # e.g. no candidate (never boosted) posts
+            raise SettingsError(f"level: post: {err}") from None
     return model.platform_curves(
         settings.n_boosts, max_draws=settings.max_draws, seed=settings.seed
     )
@@ -555,13 +561,9 @@ def build_constraints(
 
 
 def _policy(name: str) -> Any:
-    from amplify.allocate import policies
+    from amplify.allocate import get_policy
 
-    return {
-        "thompson": policies.ThompsonPolicy,
-        "greedy": policies.GreedyPolicy,
-        "uniform": policies.UniformPolicy,
-    }[name]()
+    return get_policy(name)
 
 
 def recommend(

@@ -67,6 +67,8 @@ if TYPE_CHECKING:
 #: File suffixes taken as account exports in a batch folder.
 EXPORT_SUFFIXES = (".csv", ".tsv", ".txt")
 SUMMARY_NAME = "summary"
+#: Post-level plans list at most this many posts on screen (the --out file has them all).
+MAX_POST_ROWS = 25
 
 
 def recommend_command(
@@ -140,7 +142,10 @@ def recommend_command(
         typer.Option("--level", help="platform (default) or post (split over candidate posts)."),
     ] = None,
     policy: Annotated[
-        str | None, typer.Option("--policy", help="thompson (default), greedy or uniform.")
+        str | None,
+        typer.Option(
+            "--policy", help="thompson (default), greedy, epsilon_greedy, ucb or uniform."
+        ),
     ] = None,
     n_boosts: Annotated[
         int | None,
@@ -293,6 +298,10 @@ def show_plan(plan: Plan, settings: RecommendSettings) -> None:
         frame = plan.per_arm.reset_index()
         frame = frame[frame["spend"] > 0].sort_values("spend", ascending=False)
         key = "arm"
+        if len(frame) > MAX_POST_ROWS:
+            hidden = len(frame) - MAX_POST_ROWS
+            frame = frame.head(MAX_POST_ROWS)
+            title += f"; the top {MAX_POST_ROWS} posts shown, {hidden} more in the --out file"
     else:
         frame = plan.per_platform.reset_index()
         key = "platform"
@@ -356,6 +365,8 @@ def total_line(total: pd.Series) -> str:
 
 
 def _cell(value: Any, column: str) -> str:
+    if value is None:
+        return "–"
     if isinstance(value, (float, int)) and not isinstance(value, bool):
         if pd.isna(value):
             return "–"
@@ -475,14 +486,14 @@ def run_batch(
     if json_mode:
         emit_json(doc)
     else:
-        show = frame[
+        shown = frame[
             [
                 c
                 for c in ("account", "status", "spend", "conversions", "cpa", "seconds", "message")
                 if c in frame
             ]
         ]
-        show(frame_table(show, title=f"{len(results)} accounts → {out}"))
+        show(frame_table(shown, title=f"{len(results)} accounts → {out}"))
         info(f"{len(results) - len(failed)} ok, {len(failed)} failed; summary in {summary_csv}")
     return code
 

@@ -107,8 +107,7 @@ class BoostModel:
                 "no organic data in the table: fitted without the organic→paid link "
                 "(organic_effect is not available)"
             )
-        elif priors.use_organic and priors.use_shares and feat.idx_s.size == 0:
-            priors = priors.model_copy(update={"use_shares": False})
+        priors = priors.model_copy(update={"use_shares": _use_shares(priors, feat)})
         boosted_spend = feat.spend[feat.idx_imp]
         spend_scale = float(np.median(boosted_spend)) if boosted_spend.size else _DEFAULT_BOOST_SPEND
         log_k_center = float(np.log(priors.k_spend_multiple * spend_scale))
@@ -667,6 +666,16 @@ def _fit_advi(
         )
         idata = approx.sample(cfg.draws, random_seed=cfg.seed)
     return idata
+
+
+def _use_shares(priors: Priors, feat: Features) -> bool:
+    """Resolve ``use_shares``: "auto" needs typically >= 10 shares and >= 10 other engagements."""
+    if not priors.use_organic or feat.idx_s.size == 0 or priors.use_shares is False:
+        return False
+    if priors.use_shares is True:
+        return True
+    # 1 / v_s <= min(shares, engagements - shares) + 0.5, so this asks for a typical minimum count >= 10
+    return bool(np.median(1.0 / feat.v_s[feat.idx_s]) >= 10.0)
 
 
 # --- data summaries -----------------------------------------------------------------------------------

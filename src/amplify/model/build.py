@@ -3,6 +3,7 @@
 Model (``p`` = platform of the post, rates on the logit scale, ``r`` the post's latent resonance)::
 
     r ~ N(m, 1),  m = format effect (ZeroSumNormal)
+    reach:             log organic impressions = reach[p] + kappa[p] * r + N(0, reach_sigma[p]^2)
     organic ER:        y_o = er[p]    + tau[p] * r + eps      (eps: known sampling variance v_o)
     shares/engagement: y_s = share[p] + lam[p] * r + eps      (v_s)
     paid CTR:          y_c = ctr[p] + segments + beta[p] * r + u + eps,  u ~ N(0, ctr_sigma[p]^2)   (v_c)
@@ -21,9 +22,9 @@ Parameters are declared in a few stacked blocks so the model compiles fast:
   LogNormal(log ``*_platform_sd``, 0.5): with three platforms the spread is barely identified, and a prior with
   mass near zero opens a funnel when the platforms are alike).
 * ``platform_coef`` (``coef_param`` x ``platform``): normal priors, independent per platform (organic ER
-  intercept, log resonance loading, shares intercept and loading, log view-through, log value per conversion,
-  log of 1/sqrt(NegBin alpha)). View-through is weakly identified, so it is not pooled (a funnel otherwise).
-* ``noise`` (``noise_param`` x ``platform``): HalfNormal noise sds of impressions, CTR, value.
+  intercept, log resonance loading, reach intercept and loading, shares intercept and loading,
+  log view-through, log value per conversion, log of 1/sqrt(NegBin alpha)). View-through is weakly identified, so it is not pooled (a funnel otherwise).
+* ``noise`` (``noise_param`` x ``platform``): HalfNormal noise sds of impressions, CTR, value, reach.
 * ``format_effect`` and ``segment_effect_<col>``: ZeroSumNormal effects with Gamma(2) scales.
 
 The likelihood is one fused kernel (:mod:`amplify.model.likelihood`). Data enter through ``pm.Data`` so one
@@ -44,7 +45,7 @@ from scipy.special import gammaln, logit
 from amplify import constants as C
 from amplify.model.features import Features, Levels
 from amplify.model.likelihood import ROW_FIELDS, THETA_ROWS, BoostLogLik
-from amplify.model.priors import NOISES, Priors, coef_names, pooled_names
+from amplify.model.priors import Priors, coef_names, noise_names, pooled_names
 from amplify.model.transforms import count_table
 
 DIM_POOLED = "pooled_param"
@@ -74,6 +75,8 @@ def data_arrays(feat: Features, levels: Levels, *, log_k_center: float) -> dict[
         rows[idx, col[name]] = values
 
     everyone = np.arange(n)
+    put("y_n", everyone, feat.y_n)
+    put("has_n", everyone, feat.has_n)
     put("y_o", everyone, feat.y_o)
     put("v_o", everyone, feat.v_o)
     put("has_o", everyone, feat.has_o)
@@ -121,7 +124,7 @@ def coords_of(levels: Levels, priors: Priors) -> dict[str, list[str]]:
         C.DIM_FORMAT: list(levels.formats),
         DIM_POOLED: list(pooled_names(priors)),
         DIM_COEF: list(coef_names(priors)),
-        DIM_NOISE: list(NOISES),
+        DIM_NOISE: list(noise_names(priors)),
     }
     for col in active_segments(levels):
         coords[segment_dim(col)] = list(levels.segments[col])
@@ -140,6 +143,8 @@ def _prior_vectors(priors: Priors, log_k_center: Any) -> dict[str, Any]:
     coefs = {
         "er_logit": (logit(priors.er_median), priors.er_sd),
         "log_resonance_er": (np.log(priors.resonance_er_median), priors.resonance_er_sd),
+        "reach_log": (np.log(priors.reach_median), priors.reach_sd),
+        "reach_loading": (0.0, priors.reach_loading_sd),
         "share_logit": (logit(priors.share_rate_median), priors.share_rate_sd),
         "shares_loading": (0.0, priors.shares_loading_sd),
         "log_view_through": (np.log(priors.view_through_median), priors.view_through_sd),
@@ -150,6 +155,7 @@ def _prior_vectors(priors: Priors, log_k_center: Any) -> dict[str, Any]:
         "impr_sigma": priors.impr_noise_sd,
         "ctr_sigma": priors.ctr_noise_sd,
         "value_sigma": priors.value_noise_sd,
+        "reach_sigma": priors.reach_noise_sd,
     }
     pn = pooled_names(priors)
     cn = coef_names(priors)
@@ -159,7 +165,7 @@ def _prior_vectors(priors: Priors, log_k_center: Any) -> dict[str, Any]:
         "pooled_platform_sd": np.array([pooled[n][2] for n in pn]),
         "coef_center": np.array([coefs[n][0] for n in cn]),
         "coef_sd": np.array([coefs[n][1] for n in cn]),
-        "noise_sd": np.array([noises[n] for n in NOISES]),
+        "noise_sd": np.array([noises[n] for n in noise_names(priors)]),
     }
 
 
@@ -179,7 +185,7 @@ def build_model(feat: Features, levels: Levels, priors: Priors, *, log_k_center:
     """
     arrays = data_arrays(feat, levels, log_k_center=log_k_center)
     organic = priors.use_organic
-    shares = organic and priors.use_shares
+    shares = organic and priors.use_shares is True
     pn, cn = pooled_names(priors), coef_names(priors)
     n_p = len(levels.platforms)
     with pm.Model(coords=coords_of(levels, priors)) as model:
@@ -221,7 +227,7 @@ def build_model(feat: Features, levels: Levels, priors: Priors, *, log_k_center:
         zero = pt.zeros((n_p,))
         P = {name: pooled[i] for i, name in enumerate(pn)}
         K = {name: coef[i] for i, name in enumerate(cn)}
-        N = {name: noise[i] for i, name in enumerate(NOISES)}
+        N = {name: noise[i] for i, name in enumerate(noise_names(priors))}
         theta_rows = {
             "log_cpm": P["log_cpm"],
             "k": pt.exp(P["log_k"]),
@@ -238,6 +244,9 @@ def build_model(feat: Features, levels: Levels, priors: Priors, *, log_k_center:
             "conv_alpha": pt.exp(-2.0 * K["log_inv_sqrt_alpha"]),
             "value_log": K["value_log"],
             "value_sigma": N["value_sigma"],
+            "reach_log": K["reach_log"] if organic else zero,
+            "reach_loading": K["reach_loading"] if organic else zero,
+            "reach_sigma": N["reach_sigma"] if organic else zero,
         }
         theta = pt.stack([theta_rows[name] for name in THETA_ROWS])
         ll = BoostLogLik(organic=organic, shares=shares)(

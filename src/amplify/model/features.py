@@ -59,8 +59,9 @@ class Levels:
 class Features:
     """Model arrays for one post table (length ``n`` unless noted).
 
-    ``platform``/``format``/``segment`` are integer codes (-1 = level unseen at fit time). ``y_*``/``v_*``
-    are empirical logits and their sampling variances (0 where missing, with ``has_*`` masks). The ``idx_*``
+    ``platform``/``format``/``segment`` are integer codes (-1 = level unseen at fit time). ``y_n`` is the log
+    of organic impressions; ``y_*``/``v_*`` are empirical logits and their sampling variances (0 where
+    missing, with ``has_*`` masks). The ``idx_*``
     arrays list the rows feeding each likelihood stage.
     """
 
@@ -73,6 +74,8 @@ class Features:
     clicks: FloatArray
     conversions: FloatArray
     revenue: FloatArray
+    y_n: FloatArray
+    has_n: FloatArray
     y_o: FloatArray
     v_o: FloatArray
     has_o: FloatArray
@@ -193,7 +196,8 @@ def make_features(posts: pd.DataFrame, levels: Levels, *, source: str = "<DataFr
     }
 
     oi, eng, sh = num[C.ORGANIC_IMPRESSIONS], num[C.ORGANIC_ENGAGEMENTS], num[C.ORGANIC_SHARES]
-    has_o = np.isfinite(oi) & np.isfinite(eng) & (oi > 0)
+    has_n = np.isfinite(oi) & (oi > 0)
+    has_o = has_n & np.isfinite(eng)
     has_s = has_o & np.isfinite(sh) & (eng > 0)
     spend, impr, clicks = num[C.SPEND], num[C.PAID_IMPRESSIONS], num[C.CLICKS]
     conv, rev = num[C.CONVERSIONS], num[C.REVENUE]
@@ -221,6 +225,8 @@ def make_features(posts: pd.DataFrame, levels: Levels, *, source: str = "<DataFr
         clicks=clicks,
         conversions=conv,
         revenue=rev,
+        y_n=fill(np.log(np.where(has_n, oi, 1.0)), has_n, 0.0),
+        has_n=has_n.astype(float),
         y_o=fill(y_o, has_o, 0.0),
         v_o=fill(v_o, has_o, 1.0),
         has_o=has_o.astype(float),

@@ -9,7 +9,8 @@ Per row (post) ``i`` on platform ``p`` (see :mod:`amplify.model.build` for the m
 resonance integrated out by Kalman steps (:func:`amplify.model.transforms.resonance_update`):
 
 * impressions: ``log paid_impr ~ N(log(1000 s) - log cpm - log1p(s / k), impr_sigma)``
-* organic ER logit, then shares-per-engagement logit: conditional normals given earlier indicators
+* log organic impressions (reach), organic ER logit, shares-per-engagement logit: conditional normals,
+  each given the earlier indicators
 * paid CTR logit: ``N(ctr + segments + beta * E[r | organic], beta^2 Var[r | organic] + ctr_sigma^2 + v_c)``
 * conversions: NegBin(mean ``clicks * cvr + impr * vt``, ``alpha``), written as
   ``sum_{j<y} log1p(j / alpha) - lgamma(y + 1) - (alpha + y) log1p(mu / alpha) + y log mu`` (exact, and stable in
@@ -52,9 +53,14 @@ THETA_ROWS: tuple[str, ...] = (
     "conv_alpha",
     "value_log",
     "value_sigma",
+    "reach_log",
+    "reach_loading",
+    "reach_sigma",
 )
 #: Columns of the per-post float matrix ``rows`` (shape ``(n_posts, len(ROW_FIELDS))``).
 ROW_FIELDS: tuple[str, ...] = (
+    "y_n",
+    "has_n",
     "y_o",
     "v_o",
     "has_o",
@@ -92,8 +98,13 @@ ROW_FIELDS: tuple[str, ...] = (
     _ALPHA,
     _VALUE_LOG,
     _VALUE_SIGMA,
+    _REACH_LOG,
+    _REACH_LOADING,
+    _REACH_SIGMA,
 ) = range(len(THETA_ROWS))
 (
+    _Y_N,
+    _HAS_N,
     _Y_O,
     _V_O,
     _HAS_O,
@@ -116,6 +127,48 @@ ROW_FIELDS: tuple[str, ...] = (
 ) = range(len(ROW_FIELDS))
 
 _HALF_LOG_2PI = 0.9189385332046727
+
+
+@numba.njit(cache=True, inline="always")
+def _stage_fwd(
+    mean: float, var: float, y: float, v: float, icpt: float, load: float
+) -> tuple[float, float, float, float, float]:  # pragma: no cover - compiled
+    """Kalman step: ``(resid, pred_var, new_mean, new_var, loglik)`` (see ``resonance_update``)."""
+    r = y - icpt - load * mean
+    sv = load * load * var + v
+    gain = load * var / sv
+    ll = -_HALF_LOG_2PI - 0.5 * np.log(sv) - 0.5 * r * r / sv
+    return r, sv, mean + gain * r, var * v / sv, ll
+
+
+@numba.njit(cache=True, inline="always")
+def _stage_bwd(
+    a_new_mean: float,
+    a_new_var: float,
+    mean: float,
+    var: float,
+    r: float,
+    sv: float,
+    v: float,
+    load: float,
+) -> tuple[float, float, float, float, float]:  # pragma: no cover - compiled
+    """Adjoints of one Kalman step and its log density.
+
+    Given the adjoints of the updated mean and variance, returns the adjoints of the prior ``mean`` and
+    ``var``, of the intercept, of the loading and of the noise variance ``v``.
+    """
+    gain = load * var / sv
+    a_r = -r / sv + a_new_mean * gain
+    a_s = (
+        0.5 * (r * r - sv) / (sv * sv)
+        - a_new_mean * load * var * r / (sv * sv)
+        - a_new_var * var * v / (sv * sv)
+    )
+    a_mean = a_new_mean - a_r * load
+    a_var = a_new_mean * load * r / sv + a_new_var * v / sv + a_s * load * load
+    a_load = a_new_mean * var * r / sv - a_r * mean + a_s * 2.0 * load * var
+    a_v = a_new_var * var / sv + a_s
+    return a_mean, a_var, -a_r, a_load, a_v
 
 
 @numba.njit(cache=True, nogil=True)
@@ -172,43 +225,46 @@ def boost_loglik(
             g_theta[_LOG_CPM, p] += a
             g_theta[_K, p] += a * (-s / (k * (k + s)))
             g_theta[_IMPR_SIGMA, p] += -1.0 / sig + res * res * inv_s2 / sig
-        # --- resonance: forward ---------------------------------------------------------------
+        # --- resonance: forward through reach, organic ER, shares ----------------------------
         m0 = 0.0
-        mean1 = 0.0
-        var1 = 1.0
-        mean2 = 0.0
-        var2 = 1.0
-        r1 = s1 = r2 = s2 = 0.0
-        use_o = False
-        use_s = False
+        mean_c = 0.0
+        var_c = 1.0
+        mean_n = mean_o = 0.0
+        var_n = var_o = 1.0
+        use_n = use_o = use_s = False
+        st_n = st_o = st_s = (0.0, 0.0, 0.0, 0.0, 0.0)
         if organic:
-            f = idx[i, 1]
             if has_fe:
-                m0 = fe[f]
-            mean1 = m0
+                m0 = fe[idx[i, 1]]
+            mean_c = m0
+            use_n = rows[i, _HAS_N] > 0.0
+            if use_n:
+                sn = theta[_REACH_SIGMA, p]
+                st_n = _stage_fwd(
+                    mean_c, var_c, rows[i, _Y_N], sn * sn, theta[_REACH_LOG, p],
+                    theta[_REACH_LOADING, p],
+                )
+                ll += st_n[4]
+                mean_c, var_c = st_n[2], st_n[3]
+            mean_n, var_n = mean_c, var_c
             use_o = rows[i, _HAS_O] > 0.0
             if use_o:
-                t = theta[_TAU, p]
-                v = rows[i, _V_O]
-                r1 = rows[i, _Y_O] - theta[_ER, p] - t * m0
-                s1 = t * t + v
-                ll += -_HALF_LOG_2PI - 0.5 * np.log(s1) - 0.5 * r1 * r1 / s1
-                mean1 = m0 + t * r1 / s1
-                var1 = v / s1
-            mean2 = mean1
-            var2 = var1
+                st_o = _stage_fwd(
+                    mean_c, var_c, rows[i, _Y_O], rows[i, _V_O], theta[_ER, p], theta[_TAU, p]
+                )
+                ll += st_o[4]
+                mean_c, var_c = st_o[2], st_o[3]
+            mean_o, var_o = mean_c, var_c
             use_s = shares and rows[i, _HAS_S] > 0.0
             if use_s:
-                lam = theta[_LAM, p]
-                vs = rows[i, _V_S]
-                r2 = rows[i, _Y_S] - theta[_SH, p] - lam * mean1
-                s2 = lam * lam * var1 + vs
-                ll += -_HALF_LOG_2PI - 0.5 * np.log(s2) - 0.5 * r2 * r2 / s2
-                mean2 = mean1 + lam * var1 * r2 / s2
-                var2 = var1 * vs / s2
+                st_s = _stage_fwd(
+                    mean_c, var_c, rows[i, _Y_S], rows[i, _V_S], theta[_SH, p], theta[_LAM, p]
+                )
+                ll += st_s[4]
+                mean_c, var_c = st_s[2], st_s[3]
         # --- paid CTR -------------------------------------------------------------------------------
-        adj_mean2 = 0.0
-        adj_var2 = 0.0
+        adj_mean = 0.0
+        adj_var = 0.0
         if rows[i, _IS_C] > 0.0:
             eta = theta[_CTR, p]
             for c in range(n_seg_cols):
@@ -218,8 +274,8 @@ def boost_loglik(
             b = 0.0
             if organic:
                 b = theta[_BETA, p]
-                eta += b * mean2
-                s3 += b * b * var2
+                eta += b * mean_c
+                s3 += b * b * var_c
             r3 = rows[i, _Y_C] - eta
             ll += -_HALF_LOG_2PI - 0.5 * np.log(s3) - 0.5 * r3 * r3 / s3
             a_r3 = -r3 / s3
@@ -229,44 +285,39 @@ def boost_loglik(
                 g_seg[idx[i, 2 + c]] -= a_r3
             g_theta[_CTR_SIGMA, p] += a_s3 * 2.0 * sc
             if organic:
-                g_theta[_BETA, p] += -a_r3 * mean2 + a_s3 * 2.0 * b * var2
-                adj_mean2 = -a_r3 * b
-                adj_var2 = a_s3 * b * b
-        # --- resonance: backward ----------------------------------------------------------------------
+                g_theta[_BETA, p] += -a_r3 * mean_c + a_s3 * 2.0 * b * var_c
+                adj_mean = -a_r3 * b
+                adj_var = a_s3 * b * b
+        # --- resonance: backward (shares, organic ER, reach) -----------------------------------
         if organic:
-            adj_mean1 = adj_mean2
-            adj_var1 = adj_var2
             if use_s:
-                lam = theta[_LAM, p]
-                vs = rows[i, _V_S]
-                a_r2 = -r2 / s2
-                a_s2 = 0.5 * (r2 * r2 - s2) / (s2 * s2)
-                adj_var1 = 0.0
-                g_theta[_LAM, p] += adj_mean2 * var1 * r2 / s2
-                adj_var1 += adj_mean2 * lam * r2 / s2
-                a_r2 += adj_mean2 * lam * var1 / s2
-                a_s2 += -adj_mean2 * lam * var1 * r2 / (s2 * s2)
-                adj_var1 += adj_var2 * vs / s2
-                a_s2 += -adj_var2 * var1 * vs / (s2 * s2)
-                g_theta[_SH, p] -= a_r2
-                g_theta[_LAM, p] += -a_r2 * mean1 + a_s2 * 2.0 * lam * var1
-                adj_mean1 += -a_r2 * lam
-                adj_var1 += a_s2 * lam * lam
-            adj_m0 = adj_mean1
+                a_m, a_v, a_i, a_l, _ = _stage_bwd(
+                    adj_mean, adj_var, mean_o, var_o, st_s[0], st_s[1], rows[i, _V_S],
+                    theta[_LAM, p],
+                )
+                adj_mean, adj_var = a_m, a_v
+                g_theta[_SH, p] += a_i
+                g_theta[_LAM, p] += a_l
             if use_o:
-                t = theta[_TAU, p]
-                v = rows[i, _V_O]
-                a_r1 = -r1 / s1
-                a_s1 = 0.5 * (r1 * r1 - s1) / (s1 * s1)
-                g_theta[_TAU, p] += adj_mean1 * r1 / s1
-                a_r1 += adj_mean1 * t / s1
-                a_s1 += -adj_mean1 * t * r1 / (s1 * s1)
-                a_s1 += -adj_var1 * v / (s1 * s1)
-                g_theta[_ER, p] -= a_r1
-                g_theta[_TAU, p] += -a_r1 * m0 + a_s1 * 2.0 * t
-                adj_m0 += -a_r1 * t
+                a_m, a_v, a_i, a_l, _ = _stage_bwd(
+                    adj_mean, adj_var, mean_n, var_n, st_o[0], st_o[1], rows[i, _V_O],
+                    theta[_TAU, p],
+                )
+                adj_mean, adj_var = a_m, a_v
+                g_theta[_ER, p] += a_i
+                g_theta[_TAU, p] += a_l
+            if use_n:
+                sn = theta[_REACH_SIGMA, p]
+                a_m, a_v, a_i, a_l, a_vv = _stage_bwd(
+                    adj_mean, adj_var, m0, 1.0, st_n[0], st_n[1], sn * sn,
+                    theta[_REACH_LOADING, p],
+                )
+                adj_mean = a_m
+                g_theta[_REACH_LOG, p] += a_i
+                g_theta[_REACH_LOADING, p] += a_l
+                g_theta[_REACH_SIGMA, p] += a_vv * 2.0 * sn
             if has_fe:
-                g_fe[idx[i, 1]] += adj_m0
+                g_fe[idx[i, 1]] += adj_mean
         # --- conversions: NegBin in a form stable as alpha -> infinity (Poisson limit) ----------------
         if rows[i, _IS_CONV] > 0.0:
             y = rows[i, _CONV]

@@ -20,7 +20,7 @@ from scipy.special import expit, gammaln, logsumexp
 from amplify import constants as C
 from amplify.curves import mm_conversions
 from amplify.model.features import Features, Levels
-from amplify.model.priors import NOISES, Priors, coef_names, pooled_names
+from amplify.model.priors import Priors, coef_names, noise_names, pooled_names
 from amplify.model.transforms import (
     curve_beta,
     expected_ctr,
@@ -32,7 +32,15 @@ from amplify.model.transforms import (
 FloatArray = NDArray[np.float64]
 
 #: Likelihood stages, in the order of :func:`pointwise_loglik`.
-STAGES: tuple[str, ...] = ("impressions", "organic", "shares", "ctr", "conversions", "value")
+STAGES: tuple[str, ...] = (
+    "impressions",
+    "reach",
+    "organic",
+    "shares",
+    "ctr",
+    "conversions",
+    "value",
+)
 #: Stages describing what a boost yields (used for held-out predictive density).
 PAID_STAGES: tuple[str, ...] = ("impressions", "ctr", "conversions")
 
@@ -56,7 +64,7 @@ def named_parameters(post: xr.Dataset, priors: Priors) -> dict[str, xr.DataArray
     for name in coef_names(priors):
         out[name] = coef.sel(coef_param=name, drop=True)
     noise = post["noise"]
-    for name in NOISES:
+    for name in noise_names(priors):
         out[name] = noise.sel(noise_param=name, drop=True)
     out["cpm"] = np.exp(out["log_cpm"])
     out["k"] = np.exp(out["log_k"])
@@ -69,7 +77,7 @@ def named_parameters(post: xr.Dataset, priors: Priors) -> dict[str, xr.DataArray
         out["resonance_er"] = np.exp(out["log_resonance_er"])
         out["er"] = expit(out["er_logit"])
         out["organic_effect_per_er"] = out["organic_effect"] / out["resonance_er"]
-        if priors.use_shares:
+        if priors.use_shares is True:
             out["share_rate"] = expit(out["share_logit"])
     return out
 
@@ -130,7 +138,7 @@ def draws_from_posterior(
         format_effect=fe,
         segments=segs,
         organic=priors.use_organic,
-        shares=priors.use_organic and priors.use_shares,
+        shares=priors.use_organic and priors.use_shares is True,
     )
 
 
@@ -151,6 +159,16 @@ def resonance_belief(d: Draws, feat: Features) -> tuple[FloatArray, FloatArray]:
     mean = np.where(fmt >= 0, d.format_effect[:, np.maximum(fmt, 0)], 0.0)
     var = np.ones_like(mean)
     if d.organic:
+        sn = d.params["reach_sigma"][:, p]
+        _, _, mean, var = resonance_update(
+            mean,
+            var,
+            feat.y_n,
+            sn * sn,
+            d.params["reach_log"][:, p],
+            d.params["reach_loading"][:, p],
+            feat.has_n,
+        )
         _, _, mean, var = resonance_update(
             mean,
             var,
@@ -334,6 +352,12 @@ def pointwise_loglik(d: Draws, feat: Features) -> dict[str, FloatArray]:
     fe_mean = np.where(feat.format >= 0, d.format_effect[:, np.maximum(feat.format, 0)], 0.0)
     mean, var = fe_mean, np.ones(shape)
     if d.organic:
+        sn = par["reach_sigma"][:, p]
+        resid, pvar, mean, var = resonance_update(
+            mean, var, feat.y_n, sn * sn, par["reach_log"][:, p], par["reach_loading"][:, p],
+            feat.has_n,
+        )
+        out["reach"] = feat.has_n * normal_logp_terms(resid, pvar)
         resid, pvar, mean, var = resonance_update(
             mean,
             var,

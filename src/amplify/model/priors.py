@@ -42,7 +42,9 @@ class Priors(_Strict):
         Use organic signals through the latent resonance. ``False`` gives the pooled baseline: no organic
         likelihood and no organic→paid effect (used for the held-out comparison).
     use_shares
-        Use shares per engagement as a second organic indicator of resonance.
+        Use shares per engagement as a further organic indicator of resonance. ``"auto"`` (default) uses
+        them when posts typically have at least 10 shares and 10 non-share engagements: below that the
+        normal approximation of the shares logit is biased (and would fake a resonance signal).
     centered
         Centered (default; best when each platform has many posts) or non-centered platform effects.
     """
@@ -71,6 +73,14 @@ class Priors(_Strict):
     share_rate_median: float = Field(0.1, gt=0, lt=1, description="shares per engagement")
     share_rate_sd: float = Field(1.5, gt=0)
     shares_loading_sd: float = Field(0.5, gt=0)
+    reach_median: float = Field(
+        3000.0, gt=0, description="prior median of a post's organic impressions"
+    )
+    reach_sd: float = Field(2.0, gt=0)
+    reach_loading_sd: float = Field(
+        0.5, gt=0, description="prior sd of log organic impressions per SD of resonance"
+    )
+    reach_noise_sd: float = Field(1.0, gt=0, description="HalfNormal scale of the reach noise")
     format_sd: float = Field(0.5, gt=0, description="prior mean of the format-effect scale (Gamma(2))")
     organic_effect_sd: float = Field(
         0.5, gt=0, description="prior sd of the shared organic→paid effect (CTR logit per SD)"
@@ -92,7 +102,7 @@ class Priors(_Strict):
     value_noise_sd: float = Field(0.5, gt=0)
     # structure
     use_organic: bool = True
-    use_shares: bool = True
+    use_shares: bool | Literal["auto"] = "auto"
     centered: bool = True
 
 
@@ -122,6 +132,8 @@ POOLED: tuple[str, ...] = ("log_cpm", "log_k", "ctr_logit", "cvr_logit", "organi
 COEFS: tuple[str, ...] = (
     "er_logit",
     "log_resonance_er",
+    "reach_log",
+    "reach_loading",
     "share_logit",
     "shares_loading",
     "log_view_through",
@@ -129,7 +141,7 @@ COEFS: tuple[str, ...] = (
     "log_inv_sqrt_alpha",
 )
 #: Per-platform noise sds (HalfNormal priors), in block order.
-NOISES: tuple[str, ...] = ("impr_sigma", "ctr_sigma", "value_sigma")
+NOISES: tuple[str, ...] = ("impr_sigma", "ctr_sigma", "value_sigma", "reach_sigma")
 
 
 def pooled_names(priors: Priors) -> tuple[str, ...]:
@@ -139,6 +151,11 @@ def pooled_names(priors: Priors) -> tuple[str, ...]:
 
 def coef_names(priors: Priors) -> tuple[str, ...]:
     """Independent per-platform coefficients present under these priors."""
-    organic = COEFS[:2] if priors.use_organic else ()
-    shares = COEFS[2:4] if (priors.use_organic and priors.use_shares) else ()
-    return (*organic, *shares, *COEFS[4:])
+    organic = COEFS[:4] if priors.use_organic else ()
+    shares = COEFS[4:6] if (priors.use_organic and priors.use_shares is True) else ()
+    return (*organic, *shares, *COEFS[6:])
+
+
+def noise_names(priors: Priors) -> tuple[str, ...]:
+    """Noise sds present under these priors (the reach noise only with organic signals)."""
+    return NOISES if priors.use_organic else NOISES[:3]

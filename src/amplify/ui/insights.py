@@ -67,7 +67,7 @@ def organic_table(effect: pd.DataFrame) -> pd.DataFrame:
 
 
 def candidates_table(ranked: pd.DataFrame, top: int = 25) -> pd.DataFrame:
-    """The best ``top`` candidate posts: expected conversions per $100 with their interval."""
+    """The best ``top`` candidate posts: expected conversions per $100 with their 90% interval."""
     r = ranked.sort_values("rank").head(top)
     return pd.DataFrame(
         {
@@ -75,8 +75,8 @@ def candidates_table(ranked: pd.DataFrame, top: int = 25) -> pd.DataFrame:
             "Post": r["post_id"].astype(str).to_numpy(),
             "Platform": r["platform"].astype(str).to_numpy(),
             "Conversions per $100": r["conv_per_100_mean"].round(2).to_numpy(),
-            "80% low": r["conv_per_100_lo"].round(2).to_numpy(),
-            "80% high": r["conv_per_100_hi"].round(2).to_numpy(),
+            "90% low": r["conv_per_100_lo"].round(2).to_numpy(),
+            "90% high": r["conv_per_100_hi"].round(2).to_numpy(),
             "P(top 10%)": [fmt_prob(p) for p in r["prob_top_decile"]],
         }
     )

@@ -146,3 +146,12 @@ def platform_curves(entry: FittedEntry, n_boosts: int, max_draws: int = 1000) ->
         ("platform_curves", n_boosts, max_draws),
         lambda: entry.model.platform_curves(n_boosts, max_draws=max_draws, seed=0),
     )
+
+
+def show_chart(chart: Any) -> None:
+    """Draw an Altair chart from :mod:`amplify.plotting` at full width.
+
+    The spec is serialised without Altair's JSON-schema validation (the figures are validated in
+    their own tests); validating on every rerun would cost ~100 ms of each what-if re-plan.
+    """
+    st.vega_lite_chart(spec=chart.to_dict(validate=False), width="stretch")

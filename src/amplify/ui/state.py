@@ -123,7 +123,9 @@ def fit_settings(fast: bool, environ: Mapping[str, str] | None = None) -> dict[s
     env = os.environ if environ is None else environ
     tiny = env.get(FAST_FIT_ENV, "").strip().lower() not in ("", "0", "false", "no")
     if fast:
-        return {"method": "advi", "draws": 200 if tiny else 1000, "seed": 0}
+        if tiny:
+            return {"method": "advi", "draws": 200, "advi_iterations": 2000, "seed": 0}
+        return {"method": "advi", "draws": 1000, "advi_iterations": 10_000, "seed": 0}
     if tiny:
         return {"method": "nuts", "draws": 100, "tune": 100, "chains": 2, "seed": 0}
     return {

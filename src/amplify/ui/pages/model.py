@@ -79,7 +79,7 @@ def render() -> None:
         "bands. Dashed: beyond the largest spend in the data (an extrapolation)."
     )
     curves = session.platform_curves(entry, 1)
-    st.altair_chart(response_curves_chart(curves), width="stretch")
+    session.show_chart(response_curves_chart(curves))
 
     st.header("Does organic engagement predict paid results?")
     organic = entry.memo("organic_effect", entry.model.organic_effect)
@@ -87,7 +87,7 @@ def render() -> None:
         "Effect of a post's organic resonance on its paid click-through rate, per platform "
         "(mean with 90% interval; above 0 means posts that do well organically also do well paid)."
     )
-    st.altair_chart(
+    session.show_chart(
         interval_chart(
             organic,
             label="platform",
@@ -97,8 +97,7 @@ def render() -> None:
             color="platform",
             x_title="effect (logit scale)",
             zero_rule=True,
-        ),
-        width="stretch",
+        )
     )
     st.table(organic_table(organic))
 
@@ -109,7 +108,7 @@ def render() -> None:
         return
     st.caption(
         "Candidate (not yet boosted) posts ranked by expected conversions per $100 of boost, "
-        "with 80% "
+        "with 90% "
         "intervals and the probability of being in the top 10%."
     )
     st.dataframe(candidates_table(ranked), hide_index=True, key="candidates_table")

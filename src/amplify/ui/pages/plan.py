@@ -135,7 +135,7 @@ def render() -> None:
             "P(best for next $): how likely that platform is the best place for one more dollar."
         )
         pp = plan.per_platform.reset_index()
-        st.altair_chart(
+        session.show_chart(
             interval_chart(
                 pp,
                 label="platform",
@@ -146,8 +146,7 @@ def render() -> None:
                 hi95="conv_p97_5",
                 color="platform",
                 x_title="Expected conversions (80% and 95% intervals)",
-            ),
-            width="stretch",
+            )
         )
         for w in plan.warnings:
             st.warning(w)

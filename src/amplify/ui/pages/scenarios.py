@@ -97,10 +97,10 @@ def render() -> None:
     st.subheader("Side by side")
     st.table(sc.summary_table(table, specs))
     totals = sc.totals(table)
-    st.altair_chart(scenario_chart(totals), width="stretch")
+    session.show_chart(scenario_chart(totals))
     changes = totals[totals["scenario"] != "baseline"]
     if len(changes):
-        st.altair_chart(
+        session.show_chart(
             interval_chart(
                 changes,
                 label="scenario",
@@ -112,8 +112,7 @@ def render() -> None:
                 x_title="Change in conversions vs the baseline (paired, 80% and 95%)",
                 zero_rule=True,
                 title="What each what-if changes",
-            ),
-            width="stretch",
+            )
         )
     with st.expander("Spend per platform in each scenario"):
         st.dataframe(sc.spend_table(table).round(0))

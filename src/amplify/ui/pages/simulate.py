@@ -6,6 +6,7 @@ from __future__ import annotations
 import streamlit as st
 
 from amplify.plotting import regret_chart
+from amplify.ui import session
 from amplify.ui import state as S
 from amplify.ui.guard import page_guard
 from amplify.ui.simulation import POLICY_COLORS, VARIANTS, run_policies
@@ -39,7 +40,7 @@ def render() -> None:
         st.session_state[S.SIM_RESULT] = (args, res)
     _, res = st.session_state[S.SIM_RESULT]
 
-    st.altair_chart(regret_chart(res.daily, colors=POLICY_COLORS), width="stretch")
+    session.show_chart(regret_chart(res.daily, colors=POLICY_COLORS))
     summary = res.summary.rename(
         columns={
             "policy": "Policy",
