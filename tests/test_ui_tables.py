@@ -106,3 +106,9 @@ def test_fmt_money(x: float | None, text: str) -> None:
 )
 def test_fmt_prob(p: float, text: str) -> None:
     assert fmt_prob(p) == text
+
+
+def test_fmt_prob_of_draws_never_claims_certainty() -> None:
+    assert fmt_prob(1.0, sampled=True) == ">99%"
+    assert fmt_prob(0.0, sampled=True) == "<1%"
+    assert fmt_prob(0.5, sampled=True) == "50%"

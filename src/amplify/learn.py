@@ -17,11 +17,11 @@ spend look like a bad arm). The posterior is exact up to a grid over ``(k, n)``:
 
 The allocator works on the ``beta * s / (1 + s / k)`` family
 (:class:`~amplify.curves.ResponseCurves`), which it solves exactly. Each grid point's curve is
-therefore handed over as its best approximation in that family: the concave envelope of the curve
-(what an optimal split can actually use of an S-shape) fitted by least squares on relative levels
-and marginal returns over the spends that matter — the whole range, or a window around today's plan
-(:meth:`OnlineCurveLearner.curves` ``around=``). The fits depend only on the grid, so they are
-computed once and cached.
+therefore handed over in that family, approximating the curve's concave envelope (what an optimal
+split can actually use of an S-shape): around today's plan by a tangent match (same level and
+marginal return at the plan's spend; :meth:`OnlineCurveLearner.curves` ``around=``), otherwise by
+least squares on relative levels and marginal returns over the whole spend range (those fits depend
+only on the grid, so they are computed once and cached).
 
 Count noise in real accounts is over-dispersed (negative binomial, daily shocks), so each day enters
 as a quasi-likelihood ``likelihood ** w_d`` with ``w_d = 1 / (1 + mu_d / kappa)``: the Poisson
@@ -245,9 +245,8 @@ class OnlineCurveLearner:
         self._log_mult = np.log(self._kmult)
         total = float(cfg.max_spend) if cfg.max_spend is not None else float(ref.sum())
         self.max_spend = max(total, float(ref.max()))
-        self._mm_tables = [
-            _mm_table(mult, shapes, self.max_spend / float(r)) for r in ref
-        ]  # per arm: (centres, b_mult (M, G), k_ratio (M, G))
+        # per arm: whole-range approximation (beta multiplier, k / reference) of every grid point
+        self._mm_tables = [_mm_table(mult, shapes, self.max_spend / float(r)) for r in ref]
         self._pmf0 = np.asarray(cfg.delay_pmf, dtype=float) / np.sum(cfg.delay_pmf)
         self._g_ref = self._g(ref[None, :])[0]  # (A, G): g at the reference spend
         self._set_prior()
@@ -581,9 +580,10 @@ class OnlineCurveLearner:
         rng
             Random generator.
         around
-            Optional spend per arm (e.g. the current plan): each draw's curve is then matched
-            in the allocator's family on a window around it (a third to three times it) instead of
-            on the whole range ``0.05 x reference .. max_spend``; more exact near the plan.
+            Optional spend per arm (e.g. the current plan): each draw's curve is then replaced by
+            the curve of the allocator's family with the same level and marginal return at that
+            spend (a tangent match, exact near the plan) instead of a least-squares fit over the
+            whole range ``0.05 x reference .. max_spend``.
         """
         if n_draws < 1:
             raise ValueError("n_draws must be >= 1")
@@ -617,9 +617,9 @@ class OnlineCurveLearner:
                 beta[:, j] = b_internal * h / c * (1.0 + c / kappa)
                 k[:, j] = kappa
             else:
-                _, b_mult, k_ratio = self._mm_tables[j]
-                beta[:, j] = b_internal * b_mult[0, idx]
-                k[:, j] = ref * k_ratio[0, idx]
+                b_mult, k_ratio = self._mm_tables[j]
+                beta[:, j] = b_internal * b_mult[idx]
+                k[:, j] = ref * k_ratio[idx]
         return ResponseCurves(
             arms=self.arms,
             beta=np.maximum(beta, 0.0),
@@ -681,42 +681,34 @@ _K_MAX = 1000.0
 @functools.lru_cache(maxsize=64)
 def _mm_table_cached(
     mult: tuple[float, ...], shapes: tuple[float, ...], r_max: float
-) -> tuple[FloatArray, FloatArray, FloatArray]:
+) -> tuple[FloatArray, FloatArray]:
     kk = np.tile(np.asarray(mult), len(shapes))  # (G,) k in units of the reference spend
     nn = np.repeat(np.asarray(shapes), len(mult))
     lo = min(0.05, r_max / 20.0)
-    centres = np.concatenate([[np.nan], np.geomspace(lo, r_max, 12)])
-    kappas = np.geomspace(0.01, 1000.0, 200)
-    b_tab = np.empty((centres.size, kk.size))
-    k_tab = np.empty((centres.size, kk.size))
-    for m, c in enumerate(centres):
-        u = np.geomspace(lo, r_max, 40) if m == 0 else np.geomspace(max(c / 3, lo / 2), 3 * c, 24)
-        e, de = _envelope(u[None, :], kk[:, None], nn[:, None])  # (G, U)
-        uu = u[None, :] / (1.0 + u[None, :] / kappas[:, None])  # (K, U)
-        du = 1.0 / (1.0 + u[None, :] / kappas[:, None]) ** 2
-        r1 = uu[:, None, :] / e[None, :, :]  # (K, G, U)
-        r2 = du[:, None, :] / de[None, :, :]
-        num = r1.sum(-1) + r2.sum(-1)
-        den = (r1**2).sum(-1) + (r2**2).sum(-1)
-        b = num / den  # (K, G): least-squares multiplier for each candidate kappa
-        loss = ((b[..., None] * r1 - 1.0) ** 2).sum(-1) + ((b[..., None] * r2 - 1.0) ** 2).sum(-1)
-        best = np.argmin(loss, axis=0)
-        cols = np.arange(kk.size)
-        b_tab[m] = b[best, cols]
-        k_tab[m] = kappas[best]
+    kappas = np.geomspace(0.01, _K_MAX, 200)
+    u = np.geomspace(lo, r_max, 40)
+    e, de = _envelope(u[None, :], kk[:, None], nn[:, None])  # (G, U)
+    uu = u[None, :] / (1.0 + u[None, :] / kappas[:, None])  # (K, U)
+    du = 1.0 / (1.0 + u[None, :] / kappas[:, None]) ** 2
+    r1 = uu[:, None, :] / e[None, :, :]  # (K, G, U)
+    r2 = du[:, None, :] / de[None, :, :]
+    b = (r1.sum(-1) + r2.sum(-1)) / ((r1**2).sum(-1) + (r2**2).sum(-1))  # LS multiplier per kappa
+    loss = ((b[..., None] * r1 - 1.0) ** 2).sum(-1) + ((b[..., None] * r2 - 1.0) ** 2).sum(-1)
+    best = np.argmin(loss, axis=0)
+    b_tab = b[best, np.arange(kk.size)]
+    k_tab = kappas[best]
     exact = nn == 1.0  # the allocator's own family: no approximation
-    b_tab[:, exact] = 1.0
-    k_tab[:, exact] = kk[exact]
-    return centres, b_tab, k_tab
+    b_tab[exact] = 1.0
+    k_tab[exact] = kk[exact]
+    return b_tab, k_tab
 
 
-def _mm_table(
-    mult: FloatArray, shapes: FloatArray, r_max: float
-) -> tuple[FloatArray, FloatArray, FloatArray]:
-    """Approximations of every grid curve in the allocator's family (units of the reference spend).
+def _mm_table(mult: FloatArray, shapes: FloatArray, r_max: float) -> tuple[FloatArray, FloatArray]:
+    """Whole-range approximations of every grid curve in the allocator's family.
 
-    Returns the window centres (``nan`` first: the whole range), and per centre and grid point the
-    multiplier of ``beta`` and ``k / reference``.
+    Least squares on relative levels and marginal returns of the curve's concave envelope over
+    ``0.05 .. r_max`` reference spends; returns per grid point the multiplier of ``beta`` and
+    ``k / reference``.
     """
     key = float(f"{r_max:.3g}")
     return _mm_table_cached(tuple(np.round(mult, 12)), tuple(shapes.tolist()), key)

@@ -59,7 +59,7 @@ def organic_table(effect: pd.DataFrame) -> pd.DataFrame:
                 "Platform": r["platform"],
                 "Effect": f"{r['effect_mean']:+.2f}",
                 "90% interval": f"{r['lo90']:+.2f} – {r['hi90']:+.2f}",
-                "P(positive)": fmt_prob(p),
+                "P(positive)": fmt_prob(p, sampled=True),
                 "Reading": verdict,
             }
         )
@@ -77,6 +77,6 @@ def candidates_table(ranked: pd.DataFrame, top: int = 25) -> pd.DataFrame:
             "Conversions per $100": r["conv_per_100_mean"].round(2).to_numpy(),
             "90% low": r["conv_per_100_lo"].round(2).to_numpy(),
             "90% high": r["conv_per_100_hi"].round(2).to_numpy(),
-            "P(top 10%)": [fmt_prob(p) for p in r["prob_top_decile"]],
+            "P(top 10%)": [fmt_prob(p, sampled=True) for p in r["prob_top_decile"]],
         }
     )

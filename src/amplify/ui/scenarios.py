@@ -108,7 +108,7 @@ def summary_table(table: pd.DataFrame, specs: Sequence[Spec] = ()) -> pd.DataFra
                 "Change 80% range": ""
                 if base
                 else f"{r['delta_conv_p10']:+,.1f} – {r['delta_conv_p90']:+,.1f}",
-                "P(better)": "" if base else fmt_prob(r["prob_better"]),
+                "P(better)": "" if base else fmt_prob(r["prob_better"], sampled=True),
                 "Note": r.get("note", "") or "",
             }
         )

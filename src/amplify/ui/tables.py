@@ -144,13 +144,17 @@ def fmt_range(lo: float | None, hi: float | None, fmt: Any = fmt_count) -> str:
     return f"{fmt(lo)} – {fmt(hi)}"
 
 
-def fmt_prob(p: float | None) -> str:
-    """``0.423`` → ``"42%"``; below 1% → ``"<1%"``; missing → ``"–"``."""
+def fmt_prob(p: float | None, *, sampled: bool = False) -> str:
+    """``0.423`` → ``"42%"``; below 1% → ``"<1%"``; missing → ``"–"``.
+
+    ``sampled``: ``p`` is a share of posterior draws, so 0 and 1 mean "below 1%" and "above 99%"
+    (finitely many draws never prove certainty); otherwise 0 and 1 are shown as exact.
+    """
     if p is None or not math.isfinite(float(p)):
         return "–"
     p = float(p)
-    if 0 < p < 0.01:
+    if 0 < p < 0.01 or (sampled and p <= 0):
         return "<1%"
-    if 0.99 < p < 1:
+    if 0.99 < p < 1 or (sampled and p >= 1):
         return ">99%"
     return f"{100 * p:.0f}%"

@@ -20,7 +20,8 @@ RHAT_BAD = 1.05
 ESS_GOOD = 400.0
 ESS_BAD = 100.0
 
-ICONS: dict[Status, str] = {"good": "✅", "check": "⚠️", "bad": "❌"}
+#: Plain Unicode marks (present in every font; colour emoji are not, e.g. in headless browsers).
+ICONS: dict[Status, str] = {"good": "✓", "check": "⚠", "bad": "✗"}
 
 
 @dataclass(frozen=True)
