@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from browser_support import (
+from tests.conftest_app import (
     CHROMIUM_ARGS,
     REPO,
     chromium_skip_reason,
@@ -66,7 +66,7 @@ def export_file(tmp: Path) -> Path:
     return path
 
 
-def wait_idle(page) -> None:  # type: ignore[no-untyped-def]
+def wait_idle(page) -> None:
     """Wait until the script run triggered by the last interaction has finished."""
     from playwright.sync_api import expect
 
@@ -75,7 +75,7 @@ def wait_idle(page) -> None:  # type: ignore[no-untyped-def]
     expect(page.locator('[data-stale="true"]')).to_have_count(0, timeout=60_000)
 
 
-def plan_rows(page) -> dict[str, list[str]]:  # type: ignore[no-untyped-def]
+def plan_rows(page) -> dict[str, list[str]]:
     """The plan table as {platform: [cells...]}, read from the page's HTML table."""
     table = page.locator('[data-testid="stTable"] table').first
     rows: dict[str, list[str]] = {}

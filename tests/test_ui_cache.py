@@ -114,9 +114,14 @@ def test_concurrent_sessions_share_one_fit(tmp_path: Path) -> None:
 def test_memo_computes_once_per_name(tmp_path: Path) -> None:
     cache = ModelCache(None, fit=Fitter())
     entry = cache.get_or_fit(posts(), {})
-    calls = []
+    calls: list[int] = []
+
+    def compute() -> int:
+        calls.append(1)
+        return 42
+
     for _ in range(3):
-        assert entry.memo("x", lambda: calls.append(1) or 42) == 42
+        assert entry.memo("x", compute) == 42
     assert calls == [1]
 
 

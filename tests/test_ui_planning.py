@@ -18,7 +18,7 @@ PLATFORMS = ["facebook", "instagram", "tiktok"]
 
 
 @pytest.fixture(scope="module")
-def curves():  # type: ignore[no-untyped-def]
+def curves():
     return synthetic_curves(3, 1000, seed=3)
 
 
@@ -45,7 +45,7 @@ def test_defaults_follow_the_history() -> None:
     assert sum(split.values()) == pytest.approx(900.0)
 
 
-def test_plan_spends_the_budget_with_intervals(curves) -> None:  # type: ignore[no-untyped-def]
+def test_plan_spends_the_budget_with_intervals(curves) -> None:
     plan = planning.plan_for(curves, planning.PlanInputs(budget=3000.0))
     assert plan.total["spend"] == pytest.approx(3000.0)
     table = planning.plan_table(plan)
@@ -55,7 +55,7 @@ def test_plan_spends_the_budget_with_intervals(curves) -> None:  # type: ignore[
     assert all(" – " in v for v in table["95% range"])
 
 
-def test_limits_locks_and_max_change_are_respected(curves) -> None:  # type: ignore[no-untyped-def]
+def test_limits_locks_and_max_change_are_respected(curves) -> None:
     inputs = planning.PlanInputs(
         budget=3000.0,
         limits={
@@ -66,6 +66,9 @@ def test_limits_locks_and_max_change_are_respected(curves) -> None:  # type: ign
     plan = planning.plan_for(curves, inputs)
     spend = plan.spend_by_platform
     assert spend["tiktok"] == pytest.approx(250.0)
+    table = planning.plan_table(plan)
+    assert table.loc["tiktok", "Marginal CPA"] == "at its limit"
+    assert table.loc["tiktok", "P(best for next $)"] == "–"
     assert 900.0 - 1e-6 <= spend["facebook"] <= 1000.0 + 1e-6
     previous = {"facebook": 1000.0, "instagram": 1000.0, "tiktok": 1000.0}
     moved = planning.plan_for(
@@ -74,7 +77,7 @@ def test_limits_locks_and_max_change_are_respected(curves) -> None:  # type: ign
     assert all(abs(moved[p] - 1000.0) <= 150.0 + 1e-6 for p in PLATFORMS)
 
 
-def test_impossible_limits_raise_a_readable_error(curves) -> None:  # type: ignore[no-untyped-def]
+def test_impossible_limits_raise_a_readable_error(curves) -> None:
     with pytest.raises(ValueError, match="budget"):
         planning.plan_for(
             curves,
@@ -82,7 +85,7 @@ def test_impossible_limits_raise_a_readable_error(curves) -> None:  # type: igno
         )
 
 
-def test_exports_carry_the_plan_and_the_question(curves) -> None:  # type: ignore[no-untyped-def]
+def test_exports_carry_the_plan_and_the_question(curves) -> None:
     inputs = planning.PlanInputs(budget=2000.0, target_cpa=None)
     plan = planning.plan_for(curves, inputs)
     frame = planning.plan_export(plan)
@@ -94,7 +97,7 @@ def test_exports_carry_the_plan_and_the_question(curves) -> None:  # type: ignor
     assert {r["platform"] for r in doc["plan"]["per_platform"]} == set(PLATFORMS)
 
 
-def test_scenarios_compare_against_the_baseline(curves) -> None:  # type: ignore[no-untyped-def]
+def test_scenarios_compare_against_the_baseline(curves) -> None:
     specs = [
         *sc.default_specs(),
         sc.Spec("lock", lock_platform="tiktok", lock_amount=100.0),
@@ -141,7 +144,7 @@ def test_simulation_scores_policies_against_the_oracle() -> None:
 
 def test_sessions_recording_plans_at_once_keep_the_ledger_consistent(
     curves,
-    tmp_path,  # type: ignore[no-untyped-def]
+    tmp_path,
 ) -> None:
     import threading
 

@@ -155,6 +155,7 @@ def plan_table(plan: Any, currency: str = "$") -> pd.DataFrame:
 
     rows = {}
     for name, r in pp.iterrows():
+        open_ = bool(np.isfinite(r["marginal_cpa"]))  # False: locked / at its maximum
         rows[str(name)] = {
             "Spend": fmt_money(r["spend"], currency, cents=False),
             "Share": f"{100 * r['share']:.0f}%",
@@ -163,8 +164,8 @@ def plan_table(plan: Any, currency: str = "$") -> pd.DataFrame:
             "95% range": fmt_range(r["conv_p2_5"], r["conv_p97_5"]),
             "CPA": money(r["cpa_mean"]),
             "CPA 80% range": fmt_range(r["cpa_p10"], r["cpa_p90"], money),
-            "Marginal CPA": money(r["marginal_cpa"]),
-            "P(best for next $)": fmt_prob(r["prob_best"]),
+            "Marginal CPA": money(r["marginal_cpa"]) if open_ else "at its limit",
+            "P(best for next $)": fmt_prob(r["prob_best"], sampled=True) if open_ else "–",
         }
     rows["Total"] = {
         "Spend": fmt_money(tot["spend"], currency, cents=False),

@@ -1,7 +1,7 @@
 """Helpers for the end-to-end browser test: find or install chromium, run the app on a free port.
 
-Imported explicitly by ``tests/test_app_browser.py`` (not a conftest, so nothing here runs for
-other tests).
+Imported explicitly by ``tests/test_app_browser.py`` (pytest only auto-loads ``conftest.py``, so
+nothing here runs for other tests).
 """
 
 from __future__ import annotations
