@@ -157,6 +157,16 @@ def test_generic_upload_with_column_mapping() -> None:
     ]
 
 
+def test_tiktok_ads_manager_export() -> None:
+    export = REPO / "tests" / "fixtures" / "exports" / "tiktok_cost_usd.csv"
+    at = new_app()
+    at.selectbox(key=S.SOURCE).set_value("TikTok Ads Manager export").run()
+    at.file_uploader(key=S.UPLOAD).set_value((export.name, export.read_bytes(), "text/csv")).run()
+    assert not at.exception
+    assert any(f"Loaded **{export.name}**" in s.value for s in at.success)
+    assert set(at.session_state[S.POSTS]["platform"]) == {"tiktok"}
+
+
 def test_upload_above_the_limit_is_refused_with_a_clear_message() -> None:
     from streamlit import config
 

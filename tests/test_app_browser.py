@@ -16,7 +16,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from tests.conftest_app import (
     CHROMIUM_ARGS,
     REPO,

@@ -26,8 +26,8 @@ def fit_controls() -> None:
     fast = st.session_state[S.FIT_MODE] == S.FIT_FAST
     if fast:
         st.caption(
-            "⚡ **Fast first look (approximate)** — good for exploring; run a full fit before "
-            "committing budget."
+            "⚡ The fast first look is **approximate** — good for exploring; run a full fit "
+            "before committing budget."
         )
     if st.button("Fit the model", key=S.FIT_BUTTON, type="primary"):
         session.fit_with_progress(fast=fast)
