@@ -60,8 +60,9 @@ VARIANTS: dict[str, tuple[str, int]] = {
     "drift": ("drift", 0),
 }
 POLICIES: tuple[str, ...] = ("thompson", "greedy", "epsilon_greedy", "ucb", "uniform")
-#: reported outside the main table: the allocator's stateless smoothed Thompson policy
-EXTRA_POLICIES: tuple[str, ...] = ("thompson_smoothed",)
+#: reported outside the main table (on the first ``--extra-seeds`` worlds): the allocator's
+#: stateless smoothed Thompson policy, and the default without its daily churn cap
+EXTRA_POLICIES: tuple[str, ...] = ("thompson_smoothed", "thompson_uncapped")
 
 
 def make_world(variant: str, seed: int) -> CampaignWorld:
@@ -204,6 +205,127 @@ def latency() -> tuple[float, float]:
     return best_ms(plat, BUDGET, 7), best_ms(posts, 20000.0, 3)
 
 
+def learner_vs_nuts(seed: int = 7, days: int = 40) -> dict[str, Any]:
+    """The fast learner against a full NUTS fit of the same model on the same data.
+
+    Data: ``days`` days of a stationary CampaignWorld with spends varied around the even split,
+    fully reported. The NUTS model is the learner's own (from :meth:`OnlineCurveLearner.design`):
+    continuous ``log k`` with the same truncated normal prior, the Hill shape ``n`` marginalised
+    over the same grid and prior, ``beta | k, n`` Gamma with the same empirical-Bayes rate, and the
+    same quasi-likelihood weights. What differs is only the grid over ``k`` (exact up to the grid).
+    Compared: posterior mean and 5-95% interval of the expected daily conversions at 0.5x, 1x, 2x
+    the reference spend, per arm.
+    """
+    import pymc as pm
+    import pytensor.tensor as pt
+
+    world = CampaignWorld(seed)
+    rng = np.random.default_rng(seed)
+    ref = BUDGET / 3
+    learner = OnlineCurveLearner(world.arms, world.platform, reference_spend=ref)
+    for d in range(days):
+        out = world.step(ref * np.exp(0.4 * rng.normal(size=3)), d)
+        learner.observe(d, out.spend, out.conversions, age=30)
+    t0 = time.perf_counter()
+    learner.refresh()
+    t_fast = time.perf_counter() - t0
+    des = learner.design()
+    shapes = np.unique(des["n"][0])
+    log_pi = np.array([des["log_prior"][0][des["n"][0] == n].max() for n in shapes])
+    log_pi = log_pi - np.log(np.exp(log_pi).sum())  # the k part is the same normal for every n
+    lo, hi = np.log(des["k"][0].min() / ref), np.log(des["k"][0].max() / ref)
+    sd = learner.config.log_k_prior_sd
+    s, c, f, w = des["spend"], des["conversions"], des["reported_share"], des["weight"]
+    a0, rate = des["shape"], des["rate_mean"]
+
+    def g(spend: Any, k: Any, n: float) -> Any:
+        x = (spend / k) ** n
+        return k * x / (1.0 + x)
+
+    t0 = time.perf_counter()
+    with pm.Model():
+        u = pm.Uniform("u", lo, hi, shape=3)  # log(k / reference)
+        pm.Potential("k_prior", -0.5 * pt.sum((u / sd) ** 2))
+        log_beta = pm.Flat("log_beta", shape=3)
+        beta = pt.exp(log_beta)
+        pm.Potential("jacobian", pt.sum(log_beta))
+        k = ref * pt.exp(u)
+        terms = []
+        for i, n in enumerate(shapes):
+            gi = g(s, k[None, :], float(n))  # (D, 3)
+            b0 = a0 / (rate * ref / g(ref, k, float(n)))
+            log_gamma = a0 * pt.log(b0) - pm.math.gammaln(a0) + (a0 - 1) * log_beta - b0 * beta
+            mu = beta[None, :] * gi * f
+            loglik = pt.sum(w * (c * pt.log(pt.maximum(mu, 1e-300)) - mu), axis=0)
+            terms.append(log_pi[i] + log_gamma + loglik)
+        pm.Potential("lik", pt.sum(pt.logsumexp(pt.stack(terms), axis=0)))
+        idata = pm.sample(
+            draws=1000,
+            tune=1000,
+            chains=2,
+            random_seed=seed,
+            progressbar=False,
+            nuts_sampler="pymc",
+        )
+    t_nuts = time.perf_counter() - t0
+    import arviz as az
+
+    summ = az.summary(idata, var_names=["u", "log_beta"])
+    post = idata.posterior
+    u_d = post["u"].values.reshape(-1, 3)
+    lb_d = post["log_beta"].values.reshape(-1, 3)
+    k_d, b_d = ref * np.exp(u_d), np.exp(lb_d)
+    # n | beta, k from the same mixture, then the expected conversions per draw
+    logits = []
+    for i, n in enumerate(shapes):
+        gi = g(s[None, :, :], k_d[:, None, :], float(n))
+        b0 = a0 / (rate * ref / g(ref, k_d, float(n)))
+        log_gamma = a0 * np.log(b0) + (a0 - 1) * lb_d - b0 * b_d
+        mu = b_d[:, None, :] * gi * f[None]
+        loglik = np.sum(w[None] * (c[None] * np.log(np.maximum(mu, 1e-300)) - mu), axis=1)
+        logits.append(log_pi[i] + log_gamma + loglik)
+    lg = np.stack(logits)  # (N_shapes, draws, 3)
+    p = np.exp(lg - lg.max(axis=0))
+    p /= p.sum(axis=0)
+    pick_rng = np.random.default_rng(seed)
+    cum = np.cumsum(p, axis=0)
+    pick = (cum < pick_rng.random(p.shape[1:])[None]).sum(axis=0).clip(0, len(shapes) - 1)
+    n_d = shapes[pick]
+    rows = []
+    for mult in (0.5, 1.0, 2.0):
+        spend = ref * mult
+        nuts = b_d * g(spend, k_d, n_d)
+        fast = learner.predict_draws(np.full(3, spend), 20000, np.random.default_rng(1))
+        for j, arm in enumerate(world.arms):
+            nq = np.percentile(nuts[:, j], [5, 95])
+            fq = np.percentile(fast[:, j], [5, 95])
+            rows.append(
+                {
+                    "arm": arm,
+                    "spend": spend,
+                    "nuts_mean": float(nuts[:, j].mean()),
+                    "fast_mean": float(fast[:, j].mean()),
+                    "rel_err_mean": float(fast[:, j].mean() / nuts[:, j].mean() - 1.0),
+                    "rel_err_width90": float((fq[1] - fq[0]) / (nq[1] - nq[0]) - 1.0),
+                    "nuts_sd_rel": float(nuts[:, j].std() / nuts[:, j].mean()),
+                }
+            )
+    errs = np.array([abs(r["rel_err_mean"]) for r in rows])
+    werrs = np.array([abs(r["rel_err_width90"]) for r in rows])
+    return {
+        "max_abs_rel_err_mean": float(errs.max()),
+        "mean_abs_rel_err_mean": float(errs.mean()),
+        "max_abs_rel_err_width90": float(werrs.max()),
+        "mean_abs_rel_err_width90": float(werrs.mean()),
+        "fast_refresh_s": t_fast,
+        "nuts_s": t_nuts,
+        "nuts_max_rhat": float(summ["r_hat"].max()),
+        "nuts_min_ess_bulk": float(summ["ess_bulk"].min()),
+        "days": days,
+        "rows": rows,
+    }
+
+
 def plot(curves: dict[str, Any], path: Path) -> None:
     import matplotlib
 
@@ -248,13 +370,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--history-days", type=int, default=0, help="pre-period days given to the learner"
     )
     ap.add_argument("--no-extra", action="store_true", help="skip the extra reference policies")
+    ap.add_argument("--no-nuts", action="store_true", help="skip the learner-vs-NUTS check")
+    ap.add_argument("--extra-seeds", type=int, default=30, help="worlds for the extra policies")
     ap.add_argument("--out", type=Path, default=RESULTS)
     args = ap.parse_args(argv)
 
     n_seeds = args.seeds or (4 if args.quick else 100)
     variants = args.variants or list(VARIANTS)
-    policies = list(POLICIES) + ([] if (args.no_extra or args.quick) else list(EXTRA_POLICIES))
-    jobs = [(v, 1000 + s, policies, args.history_days) for s in range(n_seeds) for v in variants]
+    extra = [] if (args.no_extra or args.quick) else list(EXTRA_POLICIES)
+    jobs = [
+        (v, 1000 + s, list(POLICIES) + (extra if s < args.extra_seeds else []), args.history_days)
+        for s in range(n_seeds)
+        for v in variants
+    ]
     t0 = time.perf_counter()
     results: list[dict[str, Any]] = []
     ctx = get_context("fork" if sys.platform != "win32" else "spawn")
@@ -263,16 +391,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             results.append(res)
             if i % max(1, len(jobs) // 20) == 0 or i == len(jobs):
                 print(f"  {i}/{len(jobs)} worlds, {time.perf_counter() - t0:.0f} s", flush=True)
-    table, paired, curves = aggregate(results, [p for p in POLICIES if p in policies])
-    extra: dict[str, Any] = {}
-    if any(p in policies for p in EXTRA_POLICIES):
-        extra_table, extra_paired, _ = aggregate(results, [*EXTRA_POLICIES, "greedy", "uniform"])
-        extra = {
+    table, paired, curves = aggregate(results, list(POLICIES))
+    extra_out: dict[str, Any] = {}
+    if extra:
+        with_extra = [r for r in results if all(p in r["policies"] for p in EXTRA_POLICIES)]
+        extra_table, extra_paired, _ = aggregate(with_extra, [*EXTRA_POLICIES, "greedy", "uniform"])
+        extra_out = {
             v: {p: extra_table[v][p] for p in EXTRA_POLICIES}
             | {"paired_vs_greedy": extra_paired[v]}
             for v in extra_table
         }
     lat_platform, lat_posts = latency()
+    nuts = None if args.no_nuts else learner_vs_nuts()
     peer_path = args.out / "peer_pymc_marketing.json"
     peer: dict[str, Any] = {"amplify": None, "pymc_marketing": None}
     if peer_path.exists():
@@ -287,7 +417,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "latency_platform_ms": lat_platform,
         "latency_posts500_ms": lat_posts,
         "paired_vs_greedy": paired,
-        "extra_policies": extra,
+        "learner_vs_nuts": nuts,
+        "extra_policies": extra_out,
         "meta": {
             "seeds_per_variant": n_seeds,
             "rounds": ROUNDS,

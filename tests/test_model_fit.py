@@ -1,8 +1,11 @@
 """BoostModel end to end with real NUTS on small simulated data (fitted once per module).
 
-What a fitted model must do: converge, explain its data, produce curves / rankings / what-ifs that respond
-to their inputs, report the organic→paid effect, save and load (refusing corrupt or foreign files), fit
-tables without organic columns, run the fast approximate mode labelled as such, and have priors that land
+What a fitted model must do: converge, explain its data, produce curves / rankings / what-ifs that
+respond
+to their inputs, report the organic→paid effect, save and load (refusing corrupt or foreign files),
+fit
+tables without organic columns, run the fast approximate mode labelled as such, and have priors
+that land
 on real-platform scales.
 """
 
@@ -48,14 +51,17 @@ def test_fit_returns_self_and_learned_state(model: BoostModel, posts: pd.DataFra
     assert isinstance(model, BoostModel)
     assert model.platforms_ == (C.FACEBOOK, C.INSTAGRAM, C.TIKTOK)
     assert model.segments_ == ("audience",)
-    assert model.priors is None and isinstance(model.priors_, Priors)
+    assert model.priors is None
+    assert isinstance(model.priors_, Priors)
     assert model.sampler_ == SMALL
     post = model.idata_["posterior"]
-    assert post.sizes["chain"] == 2 and post.sizes["draw"] == 300
+    assert post.sizes["chain"] == 2
+    assert post.sizes["draw"] == 300
     for name in ("cpm", "k", "ctr", "cvr", "view_through", "organic_effect", "conv_alpha", "value"):
         assert post[name].dims == ("chain", "draw", C.PLATFORM)
     fractions = [f for _, f in model.test_progress]  # type: ignore[attr-defined]
-    assert fractions[-1] == 1.0 and fractions == sorted(fractions)
+    assert fractions[-1] == 1.0
+    assert fractions == sorted(fractions)
 
 
 def test_converges_and_explains_its_data(model: BoostModel) -> None:
@@ -96,12 +102,15 @@ def test_bad_convergence_is_reported_in_plain_language() -> None:
 def test_platform_curves(model: BoostModel, world: World) -> None:
     c = model.platform_curves(max_draws=200)
     assert isinstance(c, ResponseCurves)
-    assert c.arms == model.platforms_ and c.n_draws == 200
-    assert c.value is not None and c.max_observed_spend is not None
+    assert c.arms == model.platforms_
+    assert c.n_draws == 200
+    assert c.value is not None
+    assert c.max_observed_spend is not None
     truth = world.true_platform_curves()
     # the posterior of beta brackets the truth loosely (300 posts); the ordering of platforms holds
     lo, hi = np.quantile(c.beta, [0.01, 0.99], axis=0)
-    assert np.all(lo < truth.beta[0] * 1.25) and np.all(hi > truth.beta[0] * 0.8)
+    assert np.all(lo < truth.beta[0] * 1.25)
+    assert np.all(hi > truth.beta[0] * 0.8)
     c4 = model.platform_curves(n_boosts=4, max_draws=200)
     np.testing.assert_allclose(c4.k, 4 * c.k)
     np.testing.assert_allclose(c4.beta, c.beta)
@@ -142,7 +151,8 @@ def test_what_if_changes_predictions(model: BoostModel, posts: pd.DataFrame) -> 
     what_if = model.predict(doubled, seed=3)
     b = base["expected_conversions"].mean("sample").values
     w = what_if["expected_conversions"].mean("sample").values
-    assert np.all(w > b * 1.05)  # more spend, more conversions
+    assert np.all(w > b)  # more spend, more conversions on every post
+    assert np.mean(w / b) > 1.3
     assert np.all(w < b * 2.0)  # but diminishing returns
     assert what_if["conversions"].sum() > base["conversions"].sum()
     assert float((what_if["cpa"] - base["cpa"]).mean()) > 0  # average CPA rises with spend
@@ -158,7 +168,8 @@ def test_what_if_changes_predictions(model: BoostModel, posts: pd.DataFrame) -> 
 def test_organic_effect_table(model: BoostModel, world: World) -> None:
     eff = model.organic_effect()
     assert eff[C.PLATFORM].tolist() == list(model.platforms_)
-    assert np.all(eff["lo90"] < eff["effect_mean"]) and np.all(eff["effect_mean"] < eff["hi90"])
+    assert np.all(eff["lo90"] < eff["effect_mean"])
+    assert np.all(eff["effect_mean"] < eff["hi90"])
     assert eff["prob_positive"].between(0, 1).all()
     # the truth is clearly positive on every platform: the model sees a positive effect somewhere
     assert eff["prob_positive"].max() > 0.95
@@ -168,10 +179,12 @@ def test_organic_effect_table(model: BoostModel, world: World) -> None:
 
 def test_save_load_round_trip(model: BoostModel, tmp_path: Path) -> None:
     folder = model.save(tmp_path / "fit")
-    assert (folder / "config.json").is_file() and (folder / "posterior.nc").is_file()
+    assert (folder / "config.json").is_file()
+    assert (folder / "posterior.nc").is_file()
     assert not list(folder.glob("*.pkl"))
     loaded = BoostModel.load(folder)
-    assert loaded.platforms_ == model.platforms_ and loaded.priors_ == model.priors_
+    assert loaded.platforms_ == model.platforms_
+    assert loaded.priors_ == model.priors_
     assert loaded.sampler_ == model.sampler_
     assert loaded.diagnostics_ == model.diagnostics_
     a = model.platform_curves(max_draws=100, seed=5)
@@ -188,8 +201,8 @@ def test_load_refuses_corrupt_and_foreign_files(model: BoostModel, tmp_path: Pat
     folder = model.save(tmp_path / "fit")
     cfg = json.loads((folder / "config.json").read_text())
 
+    (folder / "config.json").write_text(json.dumps(cfg | {"schema_version": 99}))
     with pytest.raises(ModelFileError, match="schema version 99"):
-        (folder / "config.json").write_text(json.dumps(cfg | {"schema_version": 99}))
         BoostModel.load(folder)
     (folder / "config.json").write_text(json.dumps(cfg))
 
@@ -211,8 +224,8 @@ def test_unfitted_model_says_so() -> None:
 
 
 def test_fit_without_organic_columns(world: World) -> None:
-    posts = world.posts(240).drop(columns=list(C.ORGANIC_COLUMNS))
-    m = BoostModel(sampler=SamplerConfig(draws=200, tune=300, seed=2)).fit(posts)
+    posts = world.posts(400).drop(columns=list(C.ORGANIC_COLUMNS))
+    m = BoostModel(sampler=SamplerConfig(draws=300, tune=500, seed=2)).fit(posts)
     assert not m.organic_used_
     assert m.diagnostics_.divergences == 0
     assert any("no organic data" in w for w in m.diagnostics_.warnings)
@@ -224,10 +237,11 @@ def test_fit_without_organic_columns(world: World) -> None:
 
 def test_approximate_mode_is_labelled(posts: pd.DataFrame) -> None:
     m = BoostModel(
-        sampler=SamplerConfig(method="advi", advi_iterations=3000, draws=200, seed=0)
+        sampler=SamplerConfig(method="advi", advi_iterations=1500, draws=200, seed=0)
     ).fit(posts)
     d = m.diagnostics_
-    assert d.approximate and d.method == "advi"
+    assert d.approximate
+    assert d.method == "advi"
     assert "approximate" in d.warnings[0]
     assert np.isnan(d.max_rhat)
     assert m.platform_curves(max_draws=100).meta["approximate"] is True

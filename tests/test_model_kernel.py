@@ -1,11 +1,18 @@
-"""The boost model's math without sampling: the fused likelihood kernel, features, priors, calibration tools.
+"""The boost model's math without sampling: the fused likelihood kernel, features, priors,
+calibration tools.
 
-The kernel is checked against the numpy reference (:func:`amplify.model.predict.pointwise_loglik`) and its
-gradient against finite differences, at random parameters on a small simulated table covering every stage
-(reach, organic, shares, CTR with segments, impressions, conversions, revenue, missing organic rows).
+The kernel is checked against the numpy reference (:func:`amplify.model.predict.pointwise_loglik`)
+and its
+gradient against finite differences, at random parameters on a small simulated table covering every
+stage
+(reach, organic, shares, CTR with segments, impressions, conversions, revenue, missing organic
+rows).
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -17,7 +24,7 @@ from amplify.errors import DataError
 from amplify.model import Priors, SamplerConfig
 from amplify.model.build import active_segments, data_arrays
 from amplify.model.diagnostics import pit_coverage
-from amplify.model.features import learn_levels, make_features
+from amplify.model.features import Features, Levels, learn_levels, make_features
 from amplify.model.likelihood import THETA_ROWS, boost_loglik
 from amplify.model.predict import Draws, pointwise_loglik
 from amplify.model.transforms import count_table, empirical_logit, resonance_update
@@ -30,7 +37,9 @@ def table() -> pd.DataFrame:
     return posts
 
 
-def _random_params(rng: np.random.Generator, n_p: int, n_f: int, n_seg: int) -> dict[str, np.ndarray]:
+def _random_params(
+    rng: np.random.Generator, n_p: int, n_f: int, n_seg: int
+) -> dict[str, np.ndarray]:
     th = {
         "log_cpm": rng.normal(2.1, 0.2, n_p),
         "k": rng.uniform(80, 300, n_p),
@@ -54,15 +63,20 @@ def _random_params(rng: np.random.Generator, n_p: int, n_f: int, n_seg: int) -> 
     return th | {"fe": rng.normal(0, 0.3, n_f), "seg": rng.normal(0, 0.2, n_seg)}
 
 
-def _kernel(table: pd.DataFrame, organic: bool, shares: bool, seed: int = 0):  # type: ignore[no-untyped-def]
+Kernel = tuple[Levels, Features, dict[str, np.ndarray], np.ndarray, Callable[..., Any]]
+
+
+def _kernel(table: pd.DataFrame, organic: bool, shares: bool, seed: int = 0) -> Kernel:
     levels = learn_levels(table, ("audience",))
     feat = make_features(table, levels)
     arrays = data_arrays(feat, levels, log_k_center=5.0)
     n_seg = sum(len(levels.segments[c]) for c in active_segments(levels))
-    par = _random_params(np.random.default_rng(seed), len(levels.platforms), len(levels.formats), n_seg)
+    par = _random_params(
+        np.random.default_rng(seed), len(levels.platforms), len(levels.formats), n_seg
+    )
     theta = np.stack([par[name] for name in THETA_ROWS])
 
-    def run(theta: np.ndarray, fe: np.ndarray, seg: np.ndarray):  # type: ignore[no-untyped-def]
+    def run(theta: np.ndarray, fe: np.ndarray, seg: np.ndarray) -> Any:
         return boost_loglik(
             theta,
             fe,
@@ -176,7 +190,7 @@ def test_priors_and_sampler_are_strict_with_hints() -> None:
         Priors(cpm_medain=9.0)  # type: ignore[call-arg]
     with pytest.raises(ValueError, match="did you mean 'draws'"):
         SamplerConfig(drawz=10)  # type: ignore[call-arg]
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="less than 1"):
         Priors(ctr_median=1.5)
     p = Priors(cpm_median=12.0)
     assert p.cpm_median == 12.0
@@ -206,6 +220,7 @@ def test_features_handle_aliases_missing_organic_and_unknown_levels(table) -> No
     new[C.PLATFORM] = ["FB", "Insta", "TikTok", "ig", "meta"]
     new[C.FORMAT] = "hologram"
     new["audience"] = "martians"
+    new[C.ORGANIC_IMPRESSIONS] = 5000.0
     new[C.ORGANIC_ENGAGEMENTS] = np.nan
     feat = make_features(new, levels)
     assert [levels.platforms[p] for p in feat.platform] == [

@@ -34,6 +34,7 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from amplify.allocate import Constraints, compile_constraints, get_policy, project, solve_compiled
+from amplify.allocate.constraints import normalize_platform
 from amplify.curves import ResponseCurves
 from amplify.errors import DataError, Problem
 from amplify.learn import LearnerConfig, OnlineCurveLearner
@@ -62,6 +63,7 @@ MODEL_VERSION = "amplify.learn.OnlineCurveLearner/grid-gamma-1"
 POLICY_NAMES: tuple[str, ...] = (
     "thompson",
     "thompson_smoothed",
+    "thompson_uncapped",
     "greedy",
     "epsilon_greedy",
     "ucb",
@@ -112,15 +114,17 @@ class AnchoredThompsonPolicy:
         None: no cap.
     """
 
-    explore: float = 0.5
+    explore: float = 0.3
     persistence: float = 0.7
     batch: int = 1
-    max_churn: float | None = None
+    max_churn: float | None = 0.08
     name: str = "thompson"
 
     def __post_init__(self) -> None:
         if self.max_churn is not None and not 0 < self.max_churn <= 1:
-            raise ValueError(f"AnchoredThompsonPolicy: max_churn must be in (0, 1], got {self.max_churn}")
+            raise ValueError(
+                f"AnchoredThompsonPolicy: max_churn must be in (0, 1], got {self.max_churn}"
+            )
         if self.explore < 0 or not 0 <= self.persistence < 1 or self.batch < 1:
             raise ValueError(
                 "AnchoredThompsonPolicy: need explore >= 0, 0 <= persistence < 1, batch >= 1; got "
@@ -164,10 +168,11 @@ class AnchoredThompsonPolicy:
 def make_policy(name: str) -> Policy | str:
     """The policy called ``name`` with the settings the benchmark uses.
 
-    ``"thompson"`` is :class:`AnchoredThompsonPolicy`; ``"thompson_smoothed"`` is the allocator's
-    stateless :class:`~amplify.allocate.ThompsonPolicy` (plan smoothed toward a Thompson target);
-    the others are :func:`amplify.allocate.get_policy` defaults. ``"oracle"`` is returned as the
-    string itself: only a simulated world can play it.
+    ``"thompson"`` is :class:`AnchoredThompsonPolicy` (``"thompson_uncapped"``: without its daily
+    churn cap); ``"thompson_smoothed"`` is the allocator's stateless
+    :class:`~amplify.allocate.ThompsonPolicy` (plan smoothed toward a Thompson target); the others
+    are :func:`amplify.allocate.get_policy` defaults. ``"oracle"`` is returned as the string
+    itself: only a simulated world can play it.
     """
     name = name.lower().replace("-", "_")
     if name == "oracle":
@@ -176,6 +181,8 @@ def make_policy(name: str) -> Policy | str:
         return AnchoredThompsonPolicy()
     if name == "thompson_smoothed":
         return get_policy("thompson")
+    if name == "thompson_uncapped":
+        return AnchoredThompsonPolicy(max_churn=None)
     if name not in POLICY_NAMES:
         raise ValueError(f"unknown policy {name!r}; choose one of {list(POLICY_NAMES)}")
     policy: Policy = get_policy(name)
@@ -819,7 +826,8 @@ def record_outcomes(
         rows: list[OutcomeRow] = []
         default_age = last - round
         for i, r in enumerate(data.to_dict("records")):
-            arm = str(r["arm"]).strip().lower() if str(r["arm"]).lower() in arms else str(r["arm"])
+            raw = str(r["arm"]).strip()
+            arm = raw if raw in arms else normalize_platform(raw)
             if arm not in arms:
                 problems.append(
                     Problem(
@@ -863,7 +871,7 @@ def record_outcomes(
                     age=int(vals.get("age", default_age)),
                     reported_round=last,
                     spend=vals["spend"],
-                    conversions=int(round_half(vals["conversions"])),
+                    conversions=_round_half(vals["conversions"]),
                     impressions=None if "impressions" not in vals else int(vals["impressions"]),
                     clicks=None if "clicks" not in vals else int(vals["clicks"]),
                     source=source,
@@ -878,7 +886,7 @@ def record_outcomes(
             led.close()
 
 
-def round_half(x: float) -> int:
+def _round_half(x: float) -> int:
     """Round half away from zero (conversions may come as 3.0 from a spreadsheet)."""
     return math.floor(x + 0.5)
 

@@ -4,6 +4,10 @@
   how to fix it) or a short summary of a clean file. Exit status 0 when the file can be used, 2 when
   it cannot, 1 on an unexpected failure; never a traceback.
 * ``amplify app [streamlit args...]`` opens the Streamlit app (``streamlit run <repo>/app.py``).
+* ``amplify fit``, ``recommend``, ``scenario``, ``simulate`` and ``campaign`` live in
+  :mod:`amplify.commands` (one module per verb) and are registered here.
+
+Exit codes shared by every verb: 0 ok, 1 internal error, 2 bad input, 3 the fit did not converge.
 """
 
 from __future__ import annotations
@@ -30,7 +34,12 @@ from amplify.errors import DataError, Problem
 
 app = typer.Typer(
     name="amplify",
-    help="Where to put your paid boost budget: validate exports, open the app.",
+    help=(
+        "Where to put your paid boost budget: validate exports, fit the boost model, recommend"
+        " budgets (one account or a folder of them), compare what-ifs, simulate accounts, run the"
+        " online campaign loop, open the app. Exit codes: 0 ok, 1 internal error, 2 bad input,"
+        " 3 the fit did not converge."
+    ),
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,

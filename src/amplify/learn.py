@@ -32,10 +32,10 @@ change detector fires: the posterior predictive of the last few days, fitted on 
 them, is compared with what was observed; beyond a threshold the days before the window are
 discounted.
 
-Updating is a few vectorised array operations over (days x arms x grid), well under a millisecond
-per day for a platform campaign, so the whole state can be recomputed from the per-day sufficient
-data at every update. This module never imports PyMC; ``benchmarks/allocation.py`` compares it with
-a full NUTS fit of the same model.
+Updating is a few vectorised array operations over (days x arms x grid): a few milliseconds for 90
+days of a platform campaign, so the whole state is recomputed from the per-day data at every update
+(and rebuilt exactly by replaying a ledger). This module never imports PyMC;
+``benchmarks/allocation.py`` compares it with a full NUTS fit of the same model.
 """
 
 from __future__ import annotations
@@ -52,8 +52,7 @@ from amplify.curves import ResponseCurves
 
 FloatArray = NDArray[np.float64]
 
-# : Share of a day's conversions first reported 0, 1, ..., 6 days later (typical ad-platform
-# attribution).
+#: Share of a day's conversions first reported 0, 1, ..., 6 days later (typical attribution).
 DEFAULT_DELAY_PMF: tuple[float, ...] = (0.45, 0.25, 0.12, 0.08, 0.05, 0.03, 0.02)
 
 
@@ -257,6 +256,7 @@ class OnlineCurveLearner:
         """Forget every observation (back to the prior)."""
         self._data = _Data()
         self._g_cache: dict[int, tuple[FloatArray, FloatArray]] = {}
+        self._design: dict[str, FloatArray] = {}
         self._spend_now = np.zeros((0, self.n_arms))
         self._forget: dict[int, FloatArray] = {}  # day -> (A,) multiplicative weights
         self.change_events_: list[ChangeEvent] = []
@@ -468,7 +468,9 @@ class OnlineCurveLearner:
 
         Returns it and its fitted daily means ``mu * f``."""
         rate_mean = self._pooled_rate(c, f, omega)
-        post = self._posterior(g, c, f, omega / (1.0 + mu * inv_kappa), rate_mean)
+        w = omega / (1.0 + mu * inv_kappa)
+        post = self._posterior(g, c, f, w, rate_mean)
+        self._design = {"conversions": c, "reported_share": f, "weight": w, "rate_mean": rate_mean}
         return post, self._post_mean_at(post, g) * f
 
     def _g_days(self, s: FloatArray) -> FloatArray:
@@ -605,19 +607,25 @@ class OnlineCurveLearner:
             idx = np.minimum(np.searchsorted(cw[j], u1, side="right"), cw.shape[1] - 1)
             b_internal = gammaincinv(post.shape[j, idx], u2) / post.rate[j, idx]
             ref = self.reference_spend[j]
+            b_mult, k_ratio = self._mm_tables[j]
             if centre is not None and np.isfinite(centre[j]):
                 # tangent match at today's spend: same level and marginal return as the curve's
-                # concave envelope there (exact for the n = 1 grid points)
+                # concave envelope there (exact for the n = 1 grid points); k stays within a
+                # factor _K_BAND of the whole-range fit, so a locally straight (or sharply bent)
+                # stretch is not extrapolated over the whole budget; then the marginal is matched
                 c = max(float(centre[j]), 0.02 * ref)
                 kk, nn = self._k[j, idx], self._n[idx]
                 h, dh = _envelope(np.full(idx.size, c), kk, nn)
                 el = np.clip(c * dh / h, 1e-6, 1.0)
-                kappa = np.where(el < 1.0 - 1e-9, c * el / np.maximum(1.0 - el, 1e-12), np.inf)
-                kappa = np.minimum(kappa, _K_MAX * ref)
-                beta[:, j] = b_internal * h / c * (1.0 + c / kappa)
+                tangent = np.where(el < 1.0 - 1e-9, c * el / np.maximum(1.0 - el, 1e-12), np.inf)
+                k_glob = ref * k_ratio[idx]
+                kappa = np.clip(tangent, k_glob / _K_BAND, k_glob * _K_BAND)
+                exact = tangent == kappa
+                beta[:, j] = b_internal * np.where(
+                    exact, h / c * (1.0 + c / kappa), dh * (1.0 + c / kappa) ** 2
+                )
                 k[:, j] = kappa
             else:
-                b_mult, k_ratio = self._mm_tables[j]
                 beta[:, j] = b_internal * b_mult[idx]
                 k[:, j] = ref * k_ratio[idx]
         return ResponseCurves(
@@ -628,6 +636,39 @@ class OnlineCurveLearner:
             max_observed_spend=self.max_observed_spend(),
             meta={"source": "amplify.learn.OnlineCurveLearner", "n_days": self.n_days},
         )
+
+    def predict_draws(self, spend: ArrayLike, n_draws: int, rng: np.random.Generator) -> FloatArray:
+        """Posterior draws of the expected daily conversions at ``spend`` (per arm), from the
+        learner's own curves (no approximation): shape ``(n_draws, n_arms)``."""
+        s = np.broadcast_to(np.asarray(spend, dtype=float), (self.n_arms,))
+        g = self._g(s[None, :])[0]  # (A, G)
+        post = self._post
+        out = np.empty((n_draws, self.n_arms))
+        for j in range(self.n_arms):
+            idx = rng.choice(g.shape[1], size=n_draws, p=post.weights[j] / post.weights[j].sum())
+            out[:, j] = rng.gamma(post.shape[j, idx], 1.0 / post.rate[j, idx]) * g[j, idx]
+        return out
+
+    def design(self) -> dict[str, FloatArray]:
+        """What the current posterior is built from, for checks against a full refit.
+
+        Returns the per-day ``spend``, ``conversions`` (reported so far), ``reported_share`` and
+        quasi-likelihood ``weight`` (shape ``(n_days, n_arms)``), the prior's ``rate_mean`` and
+        Gamma ``shape`` per arm, and the grid (``k``, ``n``, ``log_prior``, shape ``(n_arms,
+        n_grid)``). The posterior is: ``(k, n)`` on the grid with weights ``exp(log_prior)``;
+        ``beta | k, n ~ Gamma(shape, shape / (rate_mean * reference / g(reference)))``; each day
+        adds ``weight * log Poisson(conversions | beta * g(spend) * reported_share)``.
+        """
+        if not self._design:
+            raise ValueError("no data yet: observe() and refresh() first")
+        out = {k: np.asarray(v).copy() for k, v in self._design.items()}
+        out["spend"] = self._spend_now.copy()
+        out["shape"] = self._a0[:, 0].copy()
+        out["k"] = self._k.copy()
+        out["n"] = np.broadcast_to(self._n, self._k.shape).copy()
+        out["log_prior"] = self._logprior_k.copy()
+        out["reference_spend"] = self.reference_spend.copy()
+        return out
 
     def max_observed_spend(self) -> FloatArray:
         """Largest daily spend seen per arm (0 where none)."""
@@ -676,6 +717,8 @@ def _moment_overdispersion(c: FloatArray, mu: FloatArray, mask: NDArray[np.bool_
 
 #: Largest ``k`` handed to the allocator, in reference spends (an almost linear curve).
 _K_MAX = 1000.0
+#: A tangent match keeps ``k`` within this factor of the whole-range fit.
+_K_BAND = 4.0
 
 
 @functools.lru_cache(maxsize=64)

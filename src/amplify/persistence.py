@@ -2,14 +2,17 @@
 
 Layout of a saved model folder::
 
-    config.json          format name, model schema version, amplify version, priors, sampler settings,
+    config.json          format name, model schema version, amplify version, priors, sampler
+    settings,
                          levels, fit summary, SHA-256 of the other files
-    posterior.nc         the groups of the ArviZ DataTree, one NetCDF file each (NetCDF-3 64-bit offset,
+    posterior.nc         the groups of the ArviZ DataTree, one NetCDF file each (NetCDF-3 64-bit
+    offset,
     sample_stats.nc      written by scipy: no HDF5 library needed)
     observed_data.nc
     posts.parquet        the training post table (candidates for rankings)
 
-Loading checks the format, the schema version (a file from another model version is refused with a clear
+Loading checks the format, the schema version (a file from another model version is refused with a
+clear
 message: refit) and the checksums (a truncated or edited file is reported as corrupt).
 """
 
@@ -18,10 +21,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
-from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -62,13 +65,14 @@ def _sha256(path: Path) -> str:
 
 
 def _netcdf3_safe(ds: xr.Dataset) -> xr.Dataset:
-    """NetCDF-3 cannot hold 64-bit integers or objects: cast integers to int32/float64, drop objects."""
+    """NetCDF-3 cannot hold 64-bit integers or objects: cast integers to int32/float64, drop
+    objects."""
     out = ds.copy()
     drop = [v for v in out.data_vars if out[v].dtype == object]
     out = out.drop_vars(drop)
     for name in [*out.data_vars, *out.coords]:
         da = out[name]
-        if da.dtype.kind in "iu" and da.dtype.itemsize > 4 or da.dtype.kind == "u":
+        if (da.dtype.kind == "i" and da.dtype.itemsize > 4) or da.dtype.kind == "u":
             vals = np.asarray(da.values)
             small = vals.size == 0 or (vals.min() >= -(2**31) and vals.max() < 2**31)
             out[name] = da.astype(np.int32 if small else np.float64)
@@ -103,7 +107,8 @@ def _from_netcdf3(ds: xr.Dataset) -> xr.Dataset:
 
 
 def save_model(model: BoostModel, path: str | os.PathLike[str]) -> Path:
-    """Write ``model`` to the folder ``path`` (created if needed; existing model files are replaced)."""
+    """Write ``model`` to the folder ``path`` (created if needed; existing model files are
+    replaced)."""
     folder = Path(path)
     folder.mkdir(parents=True, exist_ok=True)
     files = []
@@ -140,7 +145,8 @@ def load_model(path: str | os.PathLike[str]) -> BoostModel:
     Raises
     ------
     ModelFileError
-        When the folder or a file is missing, a file is corrupt (unreadable or checksum mismatch), or it was
+        When the folder or a file is missing, a file is corrupt (unreadable or checksum mismatch),
+        or it was
         written by another model schema version.
     """
     from amplify.model.boost import BoostModel
@@ -164,8 +170,8 @@ def load_model(path: str | os.PathLike[str]) -> BoostModel:
     if version != SCHEMA_VERSION:
         raise ModelFileError(
             f"{folder}: saved with model schema version {version} (amplify "
-            f"{config.get('amplify_version', '?')}); this amplify ({amplify_version()}) reads schema "
-            f"version {SCHEMA_VERSION}. Refit the model from the data and save it again."
+            f"{config.get('amplify_version', '?')}); this amplify ({amplify_version()}) reads "
+            f"schema version {SCHEMA_VERSION}. Refit the model from the data and save it again."
         )
     for name, digest in config.get("files", {}).items():
         f = folder / name

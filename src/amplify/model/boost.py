@@ -1,7 +1,9 @@
 """BoostModel: fit the Bayesian boost model to an account's post history, then predict and rank.
 
-Scikit-learn style: ``__init__`` stores the settings; :meth:`BoostModel.fit` learns from a post table and
-returns ``self``; learned state ends in ``_``. Everything downstream (curves, rankings, what-ifs, the
+Scikit-learn style: ``__init__`` stores the settings; :meth:`BoostModel.fit` learns from a post
+table and
+returns ``self``; learned state ends in ``_``. Everything downstream (curves, rankings, what-ifs,
+the
 organic→paid effect) is computed from the posterior draws in numpy (:mod:`amplify.model.predict`).
 """
 
@@ -40,24 +42,29 @@ class NotFittedError(RuntimeError):
 
 
 class BoostModel:
-    """The Bayesian boost model: organic resonance, paid funnel, diminishing returns, pooled platforms.
+    """The Bayesian boost model: organic resonance, paid funnel, diminishing returns, pooled
+    platforms.
 
     Parameters
     ----------
     priors
-        Prior settings and structural switches (:class:`~amplify.model.Priors`); defaults if omitted.
+        Prior settings and structural switches (:class:`~amplify.model.Priors`); defaults if
+        omitted.
         ``Priors(use_organic=False)`` is the pooled baseline without the organic→paid link.
     sampler
-        How to fit (:class:`~amplify.model.SamplerConfig`): nutpie NUTS by default; PyMC NUTS; or a fast
+        How to fit (:class:`~amplify.model.SamplerConfig`): nutpie NUTS by default; PyMC NUTS; or a
+        fast
         approximation (``method="advi"``), labelled ``approximate`` in the diagnostics.
     segments
-        Extra categorical columns with CTR effects (e.g. ``("audience",)``). ``None`` uses every extra text
+        Extra categorical columns with CTR effects (e.g. ``("audience",)``). ``None`` uses every
+        extra text
         column with 2-30 levels; ``()`` uses none.
 
     Attributes
     ----------
     idata_ : xarray.DataTree
-        Posterior (stacked model parameters plus natural-scale ones: ``cpm, k, ctr, cvr, view_through,
+        Posterior (stacked model parameters plus natural-scale ones: ``cpm, k, ctr, cvr,
+        view_through,
         conv_alpha, organic_effect, ...`` per platform), sample stats, observed data.
     diagnostics_ : Diagnostics
         Convergence and posterior predictive checks with plain-language warnings.
@@ -80,14 +87,16 @@ class BoostModel:
         self.sampler = sampler
         self.segments = segments
 
-    # --- fitting ------------------------------------------------------------------------------------
+    # --- fitting
+    # ------------------------------------------------------------------------------------
     def fit(self, posts: pd.DataFrame, *, progress: Progress | None = None) -> BoostModel:
         """Fit the model to a canonical post table; returns ``self``.
 
         Parameters
         ----------
         posts
-            One row per post (boosted or not); see :mod:`amplify.constants` for the columns. Organic columns
+            One row per post (boosted or not); see :mod:`amplify.constants` for the columns.
+            Organic columns
             are optional per row.
         progress
             Optional ``progress(stage, fraction)`` callback, called from the calling thread.
@@ -109,7 +118,9 @@ class BoostModel:
             )
         priors = priors.model_copy(update={"use_shares": _use_shares(priors, feat)})
         boosted_spend = feat.spend[feat.idx_imp]
-        spend_scale = float(np.median(boosted_spend)) if boosted_spend.size else _DEFAULT_BOOST_SPEND
+        spend_scale = (
+            float(np.median(boosted_spend)) if boosted_spend.size else _DEFAULT_BOOST_SPEND
+        )
         log_k_center = float(np.log(priors.k_spend_multiple * spend_scale))
         if feat.idx_c.size == 0:
             notes.append(
@@ -193,7 +204,8 @@ class BoostModel:
             extra_warnings=notes,
         )
 
-    # --- helpers ---------------------------------------------------------------------------------------
+    # --- helpers
+    # ---------------------------------------------------------------------------------------
     def _check_fitted(self) -> None:
         if not hasattr(self, "idata_"):
             raise NotFittedError("this BoostModel is not fitted yet: call fit(posts) or load(path)")
@@ -223,7 +235,8 @@ class BoostModel:
         self._check_fitted()
         return bool(self.priors_.use_organic)
 
-    # --- curves and rankings ---------------------------------------------------------------------------
+    # --- curves and rankings
+    # ---------------------------------------------------------------------------
     def platform_curves(
         self,
         n_boosts: int | Mapping[str, int] = 1,
@@ -260,7 +273,9 @@ class BoostModel:
             platform=self.platforms_,
             value=value if self._has_revenue() else None,
             max_observed_spend=self.max_spend_ * nb,
-            meta=self._meta("platform_curves", n_boosts=dict(zip(self.platforms_, nb.tolist()))),
+            meta=self._meta(
+                "platform_curves", n_boosts=dict(zip(self.platforms_, nb.tolist(), strict=True))
+            ),
         )
 
     def post_curves(
@@ -268,8 +283,10 @@ class BoostModel:
     ) -> ResponseCurves:
         """Response-curve draws per post (arms ``"platform:post_id"``).
 
-        Each post's paid CTR is drawn from what its organic data (and its own past boost, if the table has
-        one) say about it. ``posts`` defaults to the training table's candidates (posts never boosted).
+        Each post's paid CTR is drawn from what its organic data (and its own past boost, if the
+        table has
+        one) say about it. ``posts`` defaults to the training table's candidates (posts never
+        boosted).
         """
         feat = self._features(posts, candidates=True)
         if feat.n == 0:
@@ -297,7 +314,8 @@ class BoostModel:
     ) -> pd.DataFrame:
         """Candidate posts ranked by expected conversions per 100 of spend (one boost of ``spend``).
 
-        Returns ``post_id, platform, conv_per_100_mean, conv_per_100_lo, conv_per_100_hi`` (90% interval),
+        Returns ``post_id, platform, conv_per_100_mean, conv_per_100_lo, conv_per_100_hi`` (90%
+        interval),
         ``prob_top_decile`` (posterior probability of being in the top 10%) and ``rank``.
         """
         if not spend > 0:
@@ -310,7 +328,8 @@ class BoostModel:
         """The organic→paid effect per platform: does boosting what resonates organically pay here?
 
         ``effect_*``: change in paid-CTR logit per SD of organic resonance (90% interval, P(> 0));
-        ``per_er_*``: change in paid-CTR logit per unit of organic engagement-rate logit (effect / tau).
+        ``per_er_*``: change in paid-CTR logit per unit of organic engagement-rate logit (effect /
+        tau).
         NaN when the fit did not use organic signals.
         """
         self._check_fitted()
@@ -373,20 +392,25 @@ class BoostModel:
                 )
         return pd.DataFrame(rows)
 
-    # --- predictions -------------------------------------------------------------------------------------
+    # --- predictions
+    # -------------------------------------------------------------------------------------
     def predict(
         self, posts: pd.DataFrame, *, max_draws: int | None = 1000, seed: int = 0
     ) -> xr.Dataset:
-        """Posterior predictive draws of boosting each row of ``posts`` at its ``spend`` (a what-if).
+        """Posterior predictive draws of boosting each row of ``posts`` at its ``spend`` (a
+        what-if).
 
-        The rows' paid outcome columns are ignored (they are what is predicted); organic columns, format,
+        The rows' paid outcome columns are ignored (they are what is predicted); organic columns,
+        format,
         platform and segments are used.
 
         Returns
         -------
         xarray.Dataset
-            Dims ``(sample, post)``: ``paid_impressions, clicks, conversions, revenue`` (with count noise),
-            ``expected_conversions`` (no count noise), ``cpa`` (spend / expected conversions) and, when the
+            Dims ``(sample, post)``: ``paid_impressions, clicks, conversions, revenue`` (with count
+            noise),
+            ``expected_conversions`` (no count noise), ``cpa`` (spend / expected conversions) and,
+            when the
             training data had revenue, ``roas`` (expected revenue / spend).
         """
         self._check_fitted()
@@ -396,15 +420,20 @@ class BoostModel:
         if np.any(spend < 0):
             raise ValueError("spend must be >= 0")
         organic_only = posts.drop(
-            columns=[c for c in (C.PAID_IMPRESSIONS, C.CLICKS, C.CONVERSIONS, C.REVENUE, C.BOOSTED)
-                     if c in posts.columns]
+            columns=[
+                c
+                for c in (C.PAID_IMPRESSIONS, C.CLICKS, C.CONVERSIONS, C.REVENUE, C.BOOSTED)
+                if c in posts.columns
+            ]
         ).assign(**{C.SPEND: 0.0})
         feat = make_features(organic_only, self.levels_)
         d = self._draws(max_draws=max_draws, seed=seed)
         out = pred.predictive_draws(d, feat, spend, np.random.default_rng(seed + 2))
         dims = (C.DIM_DRAW, C.DIM_POST)
-        coords = {C.DIM_POST: feat.post_id.astype(str), C.PLATFORM: (C.DIM_POST, [
-            self.platforms_[p] for p in feat.platform])}
+        coords = {
+            C.DIM_POST: feat.post_id.astype(str),
+            C.PLATFORM: (C.DIM_POST, [self.platforms_[p] for p in feat.platform]),
+        }
         ds = xr.Dataset({k: (dims, v) for k, v in out.items()}, coords=coords)
         exp_conv = out["expected_conversions"]
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -437,15 +466,18 @@ class BoostModel:
         return np.sum([parts[s] for s in stages], axis=0)
 
     def heldout_lpd(self, posts: pd.DataFrame, *, max_draws: int | None = None) -> np.ndarray:
-        """Log predictive density per post of its paid outcome (impressions, clicks, conversions)."""
+        """Log predictive density per post of its paid outcome (impressions, clicks,
+        conversions)."""
         return pred.lpd(self.log_likelihood(posts, max_draws=max_draws))
 
     def prior_predictive(
         self, posts: pd.DataFrame | None = None, *, n_draws: int = 500, seed: int = 0
     ) -> pd.DataFrame:
-        """Draws of platform-level quantities from the prior (to check the priors land on real scales).
+        """Draws of platform-level quantities from the prior (to check the priors land on real
+        scales).
 
-        Returns one row per draw and platform: ``cpm, ctr`` (typical post), ``cvr, view_through, k``.
+        Returns one row per draw and platform: ``cpm, ctr`` (typical post), ``cvr, view_through,
+        k``.
         Uses the fitted table's levels, or ``posts`` when the model is not fitted.
         """
         import pymc as pm
@@ -492,9 +524,11 @@ class BoostModel:
             )
         return pd.concat(frames, ignore_index=True)
 
-    # --- persistence ------------------------------------------------------------------------------------
+    # --- persistence
+    # ------------------------------------------------------------------------------------
     def save(self, path: str | os.PathLike[str]) -> Path:
-        """Save the fitted model to the folder ``path`` (NetCDF posterior + JSON config; no pickle)."""
+        """Save the fitted model to the folder ``path`` (NetCDF posterior + JSON config; no
+        pickle)."""
         from amplify.persistence import save_model
 
         self._check_fitted()
@@ -502,12 +536,14 @@ class BoostModel:
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> BoostModel:
-        """Load a model saved by :meth:`save`; clear errors for other model versions or corrupt files."""
+        """Load a model saved by :meth:`save`; clear errors for other model versions or corrupt
+        files."""
         from amplify.persistence import load_model
 
         return load_model(path)
 
-    # --- small helpers ------------------------------------------------------------------------------
+    # --- small helpers
+    # ------------------------------------------------------------------------------
     def _has_revenue(self) -> bool:
         obs = self.idata_["observed_data"]
         return "n_revenue" in obs.attrs and int(obs.attrs["n_revenue"]) > 0
@@ -536,7 +572,8 @@ _EFFECT_COLS = (
 )
 
 
-# --- sampling ----------------------------------------------------------------------------------------
+# --- sampling
+# ----------------------------------------------------------------------------------------
 def _run_sampler(
     feat: Features,
     levels: Levels,
@@ -591,6 +628,7 @@ def _sample_nutpie(
         cores=_cores(cfg),
         seed=cfg.seed,
         target_accept=cfg.target_accept,
+        adaptation=cfg.adaptation,
         save_warmup=False,
         progress_bar=False,
         progress_callback=on_progress,
@@ -674,11 +712,13 @@ def _use_shares(priors: Priors, feat: Features) -> bool:
         return False
     if priors.use_shares is True:
         return True
-    # 1 / v_s <= min(shares, engagements - shares) + 0.5, so this asks for a typical minimum count >= 10
+    # 1 / v_s <= min(shares, engagements - shares) + 0.5, so this asks for a typical minimum count
+    # >= 10
     return bool(np.median(1.0 / feat.v_s[feat.idx_s]) >= 10.0)
 
 
-# --- data summaries -----------------------------------------------------------------------------------
+# --- data summaries
+# -----------------------------------------------------------------------------------
 def _observed(feat: Features) -> xr.Dataset:
     i = feat.idx_conv
     ds = xr.Dataset(

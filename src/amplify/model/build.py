@@ -6,28 +6,37 @@ Model (``p`` = platform of the post, rates on the logit scale, ``r`` the post's 
     reach:             log organic impressions = reach[p] + kappa[p] * r + N(0, reach_sigma[p]^2)
     organic ER:        y_o = er[p]    + tau[p] * r + eps      (eps: known sampling variance v_o)
     shares/engagement: y_s = share[p] + lam[p] * r + eps      (v_s)
-    paid CTR:          y_c = ctr[p] + segments + beta[p] * r + u + eps,  u ~ N(0, ctr_sigma[p]^2)   (v_c)
+    paid CTR:          y_c = ctr[p] + segments + beta[p] * r + u + eps,  u ~ N(0, ctr_sigma[p]^2)
+    (v_c)
     log paid impr.  ~ N(log(1000 s / cpm[p]) - log1p(s / k[p]), impr_sigma[p])
     conversions     ~ NegBin(mean = clicks * cvr[p] + paid_impr * view_through[p], alpha[p])
     log(revenue / conversions) ~ N(value_log[p], value_sigma[p])
 
-``r`` and ``u`` are integrated out exactly (conditional normals), so the model has a few dozen parameters
-whatever the number of posts, and no funnel between per-post latents and platform intercepts. ``beta`` is
+``r`` and ``u`` are integrated out exactly (conditional normals), so the model has a few dozen
+parameters
+whatever the number of posts, and no funnel between per-post latents and platform intercepts.
+``beta`` is
 the organic→paid effect (CTR logit per SD of resonance).
 
 Parameters are declared in a few stacked blocks so the model compiles fast:
 
-* ``pooled`` (``pooled_param`` x ``platform``): log CPM, log k, CTR logit, CVR logit, organic effect; each
+* ``pooled`` (``pooled_param`` x ``platform``): log CPM, log k, CTR logit, CVR logit, organic
+effect; each
   partially pooled around ``pooled_mu`` with between-platform sd ``pooled_sd`` (boundary-avoiding
-  LogNormal(log ``*_platform_sd``, 0.5): with three platforms the spread is barely identified, and a prior with
+  LogNormal(log ``*_platform_sd``, 0.5): with three platforms the spread is barely identified, and
+  a prior with
   mass near zero opens a funnel when the platforms are alike).
-* ``platform_coef`` (``coef_param`` x ``platform``): normal priors, independent per platform (organic ER
+* ``platform_coef`` (``coef_param`` x ``platform``): normal priors, independent per platform
+(organic ER
   intercept, log resonance loading, reach intercept and loading, shares intercept and loading,
-  log view-through, log value per conversion, log of 1/sqrt(NegBin alpha)). View-through is weakly identified, so it is not pooled (a funnel otherwise).
-* ``noise`` (``noise_param`` x ``platform``): HalfNormal noise sds of impressions, CTR, value, reach.
+  log view-through, log value per conversion, log of 1/sqrt(NegBin alpha)). View-through is weakly
+  identified, so it is not pooled (a funnel otherwise).
+* ``noise`` (``noise_param`` x ``platform``): HalfNormal noise sds of impressions, CTR, value,
+reach.
 * ``format_effect`` and ``segment_effect_<col>``: ZeroSumNormal effects with Gamma(2) scales.
 
-The likelihood is one fused kernel (:mod:`amplify.model.likelihood`). Data enter through ``pm.Data`` so one
+The likelihood is one fused kernel (:mod:`amplify.model.likelihood`). Data enter through
+``pm.Data`` so one
 compiled model serves every table with the same levels (:func:`compiled_nutpie`).
 """
 
@@ -52,7 +61,13 @@ DIM_POOLED = "pooled_param"
 DIM_COEF = "coef_param"
 DIM_NOISE = "noise_param"
 #: The free platform-level variables (convergence is checked on all of them).
-PLATFORM_LEVEL_VARS: tuple[str, ...] = ("pooled", "pooled_mu", "pooled_sd", "platform_coef", "noise")
+PLATFORM_LEVEL_VARS: tuple[str, ...] = (
+    "pooled",
+    "pooled_mu",
+    "pooled_sd",
+    "platform_coef",
+    "noise",
+)
 
 
 def segment_dim(col: str) -> str:
@@ -249,14 +264,17 @@ def build_model(feat: Features, levels: Levels, priors: Priors, *, log_k_center:
             "reach_sigma": N["reach_sigma"] if organic else zero,
         }
         theta = pt.stack([theta_rows[name] for name in THETA_ROWS])
-        ll = BoostLogLik(organic=organic, shares=shares)(
+        outputs = BoostLogLik(organic=organic, shares=shares)(
             theta, fe, seg, d["rows"], d["idx"], d["conv_table"], d["ll_const"]
-        )[0]
+        )
+        assert isinstance(outputs, list)
+        ll = outputs[0]
         pm.Potential("loglik", ll)
     return model
 
 
-# --- compiled-model cache ----------------------------------------------------------------------------
+# --- compiled-model cache
+# ----------------------------------------------------------------------------
 _CACHE: dict[str, Any] = {}
 _LOCK = threading.Lock()
 
@@ -290,3 +308,50 @@ def compiled_nutpie(
             _CACHE[key] = base
             return base, False
     return base.with_data(**arrays), True
+
+
+# --- the paid-lift model for page exports without spend (e.g. the UCI Facebook page posts)
+# -----------
+def build_paid_lift_model(
+    y: np.ndarray,
+    v: np.ndarray,
+    z: np.ndarray,
+    paid: np.ndarray,
+    kind: np.ndarray,
+    kinds: list[str],
+    covariate: np.ndarray,
+) -> pm.Model:
+    """Does paid promotion lift a post's reach beyond the fans more when the post resonates with
+    them?
+
+    Per post: fan engagement rate (empirical logit ``y``, sampling variance ``v``) measures a latent
+    resonance ``r ~ N(0, 1)``: ``y = a_y + type_y + tau * r + eps``. The outcome ``z`` (log reach or
+    impressions beyond the fans) is ``a_z + type_z + c * covariate + gamma * paid + (b0 + b1 *
+    paid) * r +
+    N(0, sigma^2)``. ``r`` is integrated out exactly (``z | y`` is normal), so the fan-ER
+    measurement noise
+    does not attenuate ``b0, b1``. ``exp(gamma)`` is the paid lift at typical resonance; ``b1``
+    says how the
+    lift changes per SD of resonance.
+    """
+    with pm.Model(coords={"type": kinds}) as model:
+        a_y = pm.Normal("a_y", logit(0.1), 1.5)
+        s_y = pm.HalfNormal("type_sd_y", 0.5)
+        t_y = pm.ZeroSumNormal("type_y", sigma=s_y, dims="type")
+        tau = pm.LogNormal("tau", np.log(0.5), 0.75)
+        a_z = pm.Normal("a_z", float(np.mean(z)), 3.0)
+        s_z = pm.HalfNormal("type_sd_z", 1.0)
+        t_z = pm.ZeroSumNormal("type_z", sigma=s_z, dims="type")
+        c = pm.Normal("covariate_effect", 0.0, 1.0)
+        gamma = pm.Normal("paid_lift_log", 0.0, 1.0)
+        b0 = pm.Normal("resonance_effect", 0.0, 0.5)
+        b1 = pm.Normal("paid_x_resonance", 0.0, 0.5)
+        sigma = pm.HalfNormal("sigma", 1.0)
+        mu_y = a_y + t_y[kind]
+        pm.Normal("fan_er", mu_y, pt.sqrt(tau**2 + v), observed=y)
+        r_mean = tau * (y - mu_y) / (tau**2 + v)
+        r_var = v / (tau**2 + v)
+        b = b0 + b1 * paid
+        mu_z = a_z + t_z[kind] + c * covariate + gamma * paid + b * r_mean
+        pm.Normal("outcome", mu_z, pt.sqrt(b**2 * r_var + sigma**2), observed=z)
+    return model

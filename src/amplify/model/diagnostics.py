@@ -1,6 +1,7 @@
 """Is the fit trustworthy? Convergence (r_hat, ESS, divergences) and posterior predictive checks.
 
-:func:`convergence` reads the sampler output (ArviZ 1.x on the DataTree); :func:`predictive_checks` compares
+:func:`convergence` reads the sampler output (ArviZ 1.x on the DataTree); :func:`predictive_checks`
+compares
 what the fitted model predicts for the training posts with what was observed. Both feed a
 :class:`Diagnostics` with plain-language warnings.
 """
@@ -34,14 +35,17 @@ class Diagnostics:
     divergences
         Divergent NUTS transitions after tuning.
     ok
-        True when no check failed (an approximate fit can be ok: its label is a warning, not a failure).
+        True when no check failed (an approximate fit can be ok: its label is a warning, not a
+        failure).
     warnings
-        Plain-language explanation of every failed check, with what to do; for an approximate fit the first
+        Plain-language explanation of every failed check, with what to do; for an approximate fit
+        the first
         warning says so.
     approximate
         True for ADVI / pathfinder fits: fast, but the uncertainty is only approximate.
     ppc
-        Posterior predictive checks on the training posts: in-sample 90% interval coverage of conversions,
+        Posterior predictive checks on the training posts: in-sample 90% interval coverage of
+        conversions,
         clicks and paid impressions, and per platform the predictive p-value of total conversions.
     method, n_chains, n_draws, fit_seconds
         How the fit was made.
@@ -72,7 +76,8 @@ class Diagnostics:
 
 
 def convergence(idata: Any, var_names: Sequence[str]) -> tuple[float, float, float, int]:
-    """``(max_rhat, min_ess_bulk, min_ess_tail, divergences)`` over ``var_names`` of the posterior."""
+    """``(max_rhat, min_ess_bulk, min_ess_tail, divergences)`` over ``var_names`` of the
+    posterior."""
     post = idata["posterior"]
     names = [v for v in var_names if v in post.data_vars]
     rhat = az.rhat(idata, var_names=names)
@@ -96,10 +101,13 @@ def pit_coverage(
 ) -> NDArray[np.float64]:
     """Per-observation coverage of the central ``level`` predictive interval, exact for counts.
 
-    For a count ``y`` the predictive CDF jumps from ``F(y-)`` to ``F(y)``; the randomised PIT is uniform on
+    For a count ``y`` the predictive CDF jumps from ``F(y-)`` to ``F(y)``; the randomised PIT is
+    uniform on
     that step, and the observation counts as covered by the share of the step inside
-    ``[(1 - level) / 2, (1 + level) / 2]``. Under a calibrated model the mean is exactly ``level`` (an
-    inclusive quantile interval over-covers small counts: with a mean of 0.5, ``[q5, q95]`` = [0, 2] holds
+    ``[(1 - level) / 2, (1 + level) / 2]``. Under a calibrated model the mean is exactly ``level``
+    (an
+    inclusive quantile interval over-covers small counts: with a mean of 0.5, ``[q5, q95]`` = [0,
+    2] holds
     99% of the mass).
 
     Parameters
@@ -124,14 +132,16 @@ def predictive_checks(
     predicted: Mapping[str, NDArray[np.float64]],
     platform: Sequence[str],
 ) -> dict[str, float]:
-    """In-sample 90% coverage per quantity and predictive p-values of total conversions per platform.
+    """In-sample 90% coverage per quantity and predictive p-values of total conversions per
+    platform.
 
     Coverage is :func:`pit_coverage` (exact for counts).
 
     Parameters
     ----------
     observed
-        Observed values ``(n,)`` of ``conversions``, ``clicks``, ``paid_impressions`` for boosted posts.
+        Observed values ``(n,)`` of ``conversions``, ``clicks``, ``paid_impressions`` for boosted
+        posts.
     predicted
         Predictive draws ``(S, n)`` of the same quantities.
     platform
@@ -174,14 +184,15 @@ def assess(
 ) -> Diagnostics:
     """Turn the numbers into a :class:`Diagnostics` with plain-language warnings.
 
-    ``extra_warnings`` are informational notes about the fit (e.g. no organic data): reported, but they do
+    ``extra_warnings`` are informational notes about the fit (e.g. no organic data): reported, but
+    they do
     not make the fit not-ok.
     """
     warnings: list[str] = []
     if approximate:
         label = (
-            f"approximate fit ({method}): fast, but intervals are approximate and usually too narrow; "
-            "refit with method='nuts' before acting on close calls"
+            f"approximate fit ({method}): fast, but intervals are approximate and usually too "
+            "narrow; refit with method='nuts' before acting on close calls"
         )
     else:
         if not np.isfinite(max_rhat) or max_rhat > RHAT_MAX:

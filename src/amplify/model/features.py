@@ -1,9 +1,13 @@
 """Post table -> the arrays the boost model reads.
 
-:func:`make_features` checks a canonical post table (see :mod:`amplify.constants`), encodes platforms, formats
-and segments as integer codes, turns counts into empirical logits with their sampling variances, and lists
-which rows feed which stage of the funnel (organic, shares, impressions, clicks, conversions, revenue).
-Organic columns are optional per row; a row with only spend/impressions/clicks/conversions still feeds the
+:func:`make_features` checks a canonical post table (see :mod:`amplify.constants`), encodes
+platforms, formats
+and segments as integer codes, turns counts into empirical logits with their sampling variances,
+and lists
+which rows feed which stage of the funnel (organic, shares, impressions, clicks, conversions,
+revenue).
+Organic columns are optional per row; a row with only spend/impressions/clicks/conversions still
+feeds the
 paid stages. The same encoding (``Levels``) is reused for new posts at prediction time.
 """
 
@@ -29,7 +33,8 @@ MAX_SEGMENT_LEVELS = 30
 
 @dataclass(frozen=True)
 class Levels:
-    """Category encodings learned at fit time (platforms, formats, segment columns and their levels)."""
+    """Category encodings learned at fit time (platforms, formats, segment columns and their
+    levels)."""
 
     platforms: tuple[str, ...]
     formats: tuple[str, ...]
@@ -59,8 +64,10 @@ class Levels:
 class Features:
     """Model arrays for one post table (length ``n`` unless noted).
 
-    ``platform``/``format``/``segment`` are integer codes (-1 = level unseen at fit time). ``y_n`` is the log
-    of organic impressions; ``y_*``/``v_*`` are empirical logits and their sampling variances (0 where
+    ``platform``/``format``/``segment`` are integer codes (-1 = level unseen at fit time). ``y_n``
+    is the log
+    of organic impressions; ``y_*``/``v_*`` are empirical logits and their sampling variances (0
+    where
     missing, with ``has_*`` masks). The ``idx_*``
     arrays list the rows feeding each likelihood stage.
     """
@@ -105,7 +112,8 @@ def canonical_platform(name: object) -> str:
 
 
 def detect_segments(posts: pd.DataFrame) -> tuple[str, ...]:
-    """Extra (non-canonical) text columns with 2..``MAX_SEGMENT_LEVELS`` levels, usable as segments."""
+    """Extra (non-canonical) text columns with 2..``MAX_SEGMENT_LEVELS`` levels, usable as
+    segments."""
     out = []
     for col in posts.columns:
         if col in C.CANONICAL_COLUMNS:
@@ -120,7 +128,8 @@ def detect_segments(posts: pd.DataFrame) -> tuple[str, ...]:
 
 
 def learn_levels(posts: pd.DataFrame, segments: Sequence[str]) -> Levels:
-    """Category levels of a training table (platforms in canonical order, then others alphabetically)."""
+    """Category levels of a training table (platforms in canonical order, then others
+    alphabetically)."""
     _check_columns(posts, segments)
     plats = {canonical_platform(p) for p in posts[C.PLATFORM]}
     ordered = [p for p in C.PLATFORMS if p in plats] + sorted(plats - set(C.PLATFORMS))
@@ -137,7 +146,8 @@ def make_features(posts: pd.DataFrame, levels: Levels, *, source: str = "<DataFr
     posts
         Canonical post table (one row per post). Missing optional columns are treated as empty.
     levels
-        Encodings from :func:`learn_levels` (at fit time) or from the fitted model (at predict time).
+        Encodings from :func:`learn_levels` (at fit time) or from the fitted model (at predict
+        time).
     source
         Name used in error messages (e.g. the file the table came from).
 
@@ -145,7 +155,8 @@ def make_features(posts: pd.DataFrame, levels: Levels, *, source: str = "<DataFr
     ------
     amplify.errors.DataError
         On missing required columns, non-numbers, negative counts, or impossible combinations
-        (clicks > impressions, engagements > organic impressions, shares > engagements), naming each row
+        (clicks > impressions, engagements > organic impressions, shares > engagements), naming
+        each row
         (index label) and column.
     """
     _check_columns(posts, tuple(levels.segments), source=source)
@@ -153,7 +164,15 @@ def make_features(posts: pd.DataFrame, levels: Levels, *, source: str = "<DataFr
     num = {c: _numeric(posts, c, source, problems) for c in C.NUMERIC_COLUMNS}
     with np.errstate(invalid="ignore"):
         for c in C.NUMERIC_COLUMNS:
-            _check(num[c] < 0, posts, c, f"{c} is negative", "counts and money are >= 0", source, problems)
+            _check(
+                num[c] < 0,
+                posts,
+                c,
+                f"{c} is negative",
+                "counts and money are >= 0",
+                source,
+                problems,
+            )
         _check(
             num[C.CLICKS] > num[C.PAID_IMPRESSIONS],
             posts,
@@ -245,7 +264,9 @@ def make_features(posts: pd.DataFrame, levels: Levels, *, source: str = "<DataFr
     )
 
 
-def _check_columns(posts: pd.DataFrame, segments: Sequence[str], source: str = "<DataFrame>") -> None:
+def _check_columns(
+    posts: pd.DataFrame, segments: Sequence[str], source: str = "<DataFrame>"
+) -> None:
     if not isinstance(posts, pd.DataFrame):
         raise TypeError(f"{source}: expected a pandas DataFrame, got {type(posts).__name__}")
     problems = [
@@ -305,7 +326,9 @@ def _format_column(posts: pd.DataFrame) -> list[str]:
     if C.FORMAT not in posts.columns:
         return [C.UNKNOWN_FORMAT] * len(posts)
     return [
-        C.UNKNOWN_FORMAT if (v is None or (isinstance(v, float) and np.isnan(v))) else str(v).lower()
+        C.UNKNOWN_FORMAT
+        if (v is None or (isinstance(v, float) and np.isnan(v)))
+        else str(v).lower()
         for v in posts[C.FORMAT].tolist()
     ]
 

@@ -1,28 +1,38 @@
-"""The boost model's likelihood as one fused kernel (numba) with its exact gradient, and its PyTensor Op.
+"""The boost model's likelihood as one fused kernel (numba) with its exact gradient, and its
+PyTensor Op.
 
 Why a hand-written kernel: the likelihood is a sum over posts of a few conditional normals and a
-NegativeBinomial. Written with stock PyMC distributions it costs ~165 ns per post per gradient and ~40 s of
-numba compilation per process; this single pass over the rows costs ~15 ns per post and compiles once per
-machine (numba disk cache). Priors, transforms and hierarchy stay in PyMC (:mod:`amplify.model.build`).
+NegativeBinomial. Written with stock PyMC distributions it costs ~165 ns per post per gradient and
+~40 s of
+numba compilation per process; this single pass over the rows costs ~15 ns per post and compiles
+once per
+machine (numba disk cache). Priors, transforms and hierarchy stay in PyMC
+(:mod:`amplify.model.build`).
 
-Per row (post) ``i`` on platform ``p`` (see :mod:`amplify.model.build` for the model), with the latent
+Per row (post) ``i`` on platform ``p`` (see :mod:`amplify.model.build` for the model), with the
+latent
 resonance integrated out by Kalman steps (:func:`amplify.model.transforms.resonance_update`):
 
 * impressions: ``log paid_impr ~ N(log(1000 s) - log cpm - log1p(s / k), impr_sigma)``
-* log organic impressions (reach), organic ER logit, shares-per-engagement logit: conditional normals,
+* log organic impressions (reach), organic ER logit, shares-per-engagement logit: conditional
+normals,
   each given the earlier indicators
-* paid CTR logit: ``N(ctr + segments + beta * E[r | organic], beta^2 Var[r | organic] + ctr_sigma^2 + v_c)``
+* paid CTR logit: ``N(ctr + segments + beta * E[r | organic], beta^2 Var[r | organic] + ctr_sigma^2
++ v_c)``
 * conversions: NegBin(mean ``clicks * cvr + impr * vt``, ``alpha``), written as
-  ``sum_{j<y} log1p(j / alpha) - lgamma(y + 1) - (alpha + y) log1p(mu / alpha) + y log mu`` (exact, and stable in
+  ``sum_{j<y} log1p(j / alpha) - lgamma(y + 1) - (alpha + y) log1p(mu / alpha) + y log mu`` (exact,
+  and stable in
   the Poisson limit), the first sum taken once per platform through a count table
 * log revenue per conversion: ``N(value_log, value_sigma)``
 
-The numpy reference of the same density, row by row, is :func:`amplify.model.predict.pointwise_loglik`;
+The numpy reference of the same density, row by row, is
+:func:`amplify.model.predict.pointwise_loglik`;
 tests check the two agree and that the gradient matches finite differences.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numba
@@ -31,10 +41,7 @@ import pytensor.tensor as pt
 from pytensor.gradient import disconnected_type
 from pytensor.graph.basic import Apply
 from pytensor.graph.op import Op
-from pytensor.link.numba.dispatch.basic import (
-    numba_njit,
-    register_funcify_default_op_cache_key,
-)
+from pytensor.link.numba.dispatch.basic import register_funcify_default_op_cache_key
 
 #: Rows of the per-platform parameter matrix ``theta`` (shape ``(len(THETA_ROWS), n_platforms)``).
 THETA_ROWS: tuple[str, ...] = (
@@ -154,7 +161,8 @@ def _stage_bwd(
 ) -> tuple[float, float, float, float, float]:  # pragma: no cover - compiled
     """Adjoints of one Kalman step and its log density.
 
-    Given the adjoints of the updated mean and variance, returns the adjoints of the prior ``mean`` and
+    Given the adjoints of the updated mean and variance, returns the adjoints of the prior ``mean``
+    and
     ``var``, of the intercept, of the loading and of the noise variance ``v``.
     """
     gain = load * var / sv
@@ -218,7 +226,9 @@ def boost_loglik(
             s = rows[i, _SPEND]
             k = theta[_K, p]
             sig = theta[_IMPR_SIGMA, p]
-            res = rows[i, _LOG_IMPR] - rows[i, _LOG_SPEND_1000] + theta[_LOG_CPM, p] + np.log1p(s / k)
+            res = (
+                rows[i, _LOG_IMPR] - rows[i, _LOG_SPEND_1000] + theta[_LOG_CPM, p] + np.log1p(s / k)
+            )
             inv_s2 = 1.0 / (sig * sig)
             ll += -np.log(sig) - _HALF_LOG_2PI - 0.5 * res * res * inv_s2
             a = -res * inv_s2
@@ -241,7 +251,11 @@ def boost_loglik(
             if use_n:
                 sn = theta[_REACH_SIGMA, p]
                 st_n = _stage_fwd(
-                    mean_c, var_c, rows[i, _Y_N], sn * sn, theta[_REACH_LOG, p],
+                    mean_c,
+                    var_c,
+                    rows[i, _Y_N],
+                    sn * sn,
+                    theta[_REACH_LOG, p],
                     theta[_REACH_LOADING, p],
                 )
                 ll += st_n[4]
@@ -262,7 +276,8 @@ def boost_loglik(
                 )
                 ll += st_s[4]
                 mean_c, var_c = st_s[2], st_s[3]
-        # --- paid CTR -------------------------------------------------------------------------------
+        # --- paid CTR
+        # -------------------------------------------------------------------------------
         adj_mean = 0.0
         adj_var = 0.0
         if rows[i, _IS_C] > 0.0:
@@ -292,7 +307,13 @@ def boost_loglik(
         if organic:
             if use_s:
                 a_m, a_v, a_i, a_l, _ = _stage_bwd(
-                    adj_mean, adj_var, mean_o, var_o, st_s[0], st_s[1], rows[i, _V_S],
+                    adj_mean,
+                    adj_var,
+                    mean_o,
+                    var_o,
+                    st_s[0],
+                    st_s[1],
+                    rows[i, _V_S],
                     theta[_LAM, p],
                 )
                 adj_mean, adj_var = a_m, a_v
@@ -300,7 +321,13 @@ def boost_loglik(
                 g_theta[_LAM, p] += a_l
             if use_o:
                 a_m, a_v, a_i, a_l, _ = _stage_bwd(
-                    adj_mean, adj_var, mean_n, var_n, st_o[0], st_o[1], rows[i, _V_O],
+                    adj_mean,
+                    adj_var,
+                    mean_n,
+                    var_n,
+                    st_o[0],
+                    st_o[1],
+                    rows[i, _V_O],
                     theta[_TAU, p],
                 )
                 adj_mean, adj_var = a_m, a_v
@@ -309,7 +336,13 @@ def boost_loglik(
             if use_n:
                 sn = theta[_REACH_SIGMA, p]
                 a_m, a_v, a_i, a_l, a_vv = _stage_bwd(
-                    adj_mean, adj_var, m0, 1.0, st_n[0], st_n[1], sn * sn,
+                    adj_mean,
+                    adj_var,
+                    m0,
+                    1.0,
+                    st_n[0],
+                    st_n[1],
+                    sn * sn,
                     theta[_REACH_LOADING, p],
                 )
                 adj_mean = a_m
@@ -318,7 +351,8 @@ def boost_loglik(
                 g_theta[_REACH_SIGMA, p] += a_vv * 2.0 * sn
             if has_fe:
                 g_fe[idx[i, 1]] += adj_mean
-        # --- conversions: NegBin in a form stable as alpha -> infinity (Poisson limit) ----------------
+        # --- conversions: NegBin in a form stable as alpha -> infinity (Poisson limit)
+        # ----------------
         if rows[i, _IS_CONV] > 0.0:
             y = rows[i, _CONV]
             al = theta[_ALPHA, p]
@@ -337,7 +371,8 @@ def boost_loglik(
             ll += -np.log(sv) - _HALF_LOG_2PI - 0.5 * res * res * inv_s2
             g_theta[_VALUE_LOG, p] += res * inv_s2
             g_theta[_VALUE_SIGMA, p] += -1.0 / sv + res * res * inv_s2 / sv
-    # --- NegBin count terms per platform: sum_i sum_{j < y_i} log1p(j / alpha) -------------------------
+    # --- NegBin count terms per platform: sum_i sum_{j < y_i} log1p(j / alpha)
+    # -------------------------
     for p in range(theta.shape[1]):
         al = theta[_ALPHA, p]
         for j in range(1, table.shape[1]):
@@ -351,7 +386,8 @@ def boost_loglik(
 class BoostLogLik(Op):
     """PyTensor Op: ``(theta, fe, seg, data...) -> (loglik, d/dtheta, d/dfe, d/dseg)``.
 
-    Only the first output is meant to be used as a log density; the others are its gradient, returned by
+    Only the first output is meant to be used as a log density; the others are its gradient,
+    returned by
     the same call so one pass over the rows serves both. Second derivatives are not available.
     """
 
@@ -369,7 +405,7 @@ class BoostLogLik(Op):
         outs = [pt.dscalar(), theta.type(), fe.type(), seg.type()]
         return Apply(self, [theta, fe, seg, rows, idx, table, const], outs)
 
-    def perform(self, node: Apply, inputs: list[Any], output_storage: list[list[Any]]) -> None:
+    def perform(self, node: Apply, inputs: Sequence[Any], output_storage: Any) -> None:
         theta, fe, seg, rows, idx, table, const = inputs
         ll, g_theta, g_fe, g_seg = boost_loglik(
             theta, fe, seg, rows, idx, table, float(const), self.organic, self.shares
@@ -390,16 +426,34 @@ class BoostLogLik(Op):
         ]
 
 
+# One jitted entry point per structural variant, defined at module level: no closure variables for
+# PyTensor's numba cache to hoist (closure flags baked into cached code made the variants collide).
+@numba.njit(cache=True)
+def _op_organic_shares(theta, fe, seg, rows, idx, table, const):
+    ll, g_theta, g_fe, g_seg = boost_loglik(
+        theta, fe, seg, rows, idx, table, const.item(), True, True
+    )  # pragma: no cover - compiled
+    return np.asarray(ll), g_theta, g_fe, g_seg
+
+
+@numba.njit(cache=True)
+def _op_organic(theta, fe, seg, rows, idx, table, const):
+    ll, g_theta, g_fe, g_seg = boost_loglik(
+        theta, fe, seg, rows, idx, table, const.item(), True, False
+    )  # pragma: no cover - compiled
+    return np.asarray(ll), g_theta, g_fe, g_seg
+
+
+@numba.njit(cache=True)
+def _op_paid_only(theta, fe, seg, rows, idx, table, const):
+    ll, g_theta, g_fe, g_seg = boost_loglik(
+        theta, fe, seg, rows, idx, table, const.item(), False, False
+    )  # pragma: no cover - compiled
+    return np.asarray(ll), g_theta, g_fe, g_seg
+
+
 @register_funcify_default_op_cache_key(BoostLogLik)
 def _numba_boost_loglik(op: BoostLogLik, node: Any = None, **kwargs: Any) -> Any:
-    organic = op.organic
-    shares = op.shares
-
-    @numba_njit
-    def boost_loglik_op(theta, fe, seg, rows, idx, table, const):  # type: ignore[no-untyped-def]
-        ll, g_theta, g_fe, g_seg = boost_loglik(
-            theta, fe, seg, rows, idx, table, const.item(), organic, shares
-        )
-        return np.asarray(ll), g_theta, g_fe, g_seg
-
-    return boost_loglik_op
+    if not op.organic:
+        return _op_paid_only, 2
+    return (_op_organic_shares if op.shares else _op_organic), 2

@@ -1,15 +1,21 @@
-"""Posterior draws -> named parameters, response curves, rankings, predictive draws, log likelihoods.
+"""Posterior draws -> named parameters, response curves, rankings, predictive draws, log
+likelihoods.
 
-Everything here is numpy on the posterior (no PyMC): the model's latent resonance ``r`` and CTR noise ``u``
-were integrated out when fitting, and their conditional distributions given a post's data are exactly
-normal, so a candidate post's paid CTR is drawn after sampling: for each posterior draw, ``r | organic`` by
-the same Kalman steps as the likelihood, then the CTR logit ``ctr + segments + beta * r + u`` (updated by the
+Everything here is numpy on the posterior (no PyMC): the model's latent resonance ``r`` and CTR
+noise ``u``
+were integrated out when fitting, and their conditional distributions given a post's data are
+exactly
+normal, so a candidate post's paid CTR is drawn after sampling: for each posterior draw, ``r |
+organic`` by
+the same Kalman steps as the likelihood, then the CTR logit ``ctr + segments + beta * r + u``
+(updated by the
 post's own paid clicks when it was boosted before).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -51,12 +57,13 @@ def named_parameters(post: xr.Dataset, priors: Priors) -> dict[str, xr.DataArray
     Returns
     -------
     dict
-        ``cpm, k, ctr, cvr, view_through, conv_alpha, impr_sigma, ctr_sigma, value, value_sigma`` (and, with
+        ``cpm, k, ctr, cvr, view_through, conv_alpha, impr_sigma, ctr_sigma, value, value_sigma``
+        (and, with
         organic signals, ``organic_effect, organic_effect_per_er, er, resonance_er, share_rate,
         shares_loading``) plus their log/logit-scale versions used in the model, each with dims
         ``(chain, draw, platform)``.
     """
-    out: dict[str, xr.DataArray] = {}
+    out: dict[str, Any] = {}
     pooled = post["pooled"]
     for name in pooled_names(priors):
         out[name] = pooled.sel(pooled_param=name, drop=True)
@@ -86,7 +93,8 @@ def named_parameters(post: xr.Dataset, priors: Priors) -> dict[str, xr.DataArray
 class Draws:
     """Flattened posterior draws (``S`` samples) of everything prediction needs.
 
-    ``params`` maps a parameter name to ``(S, n_platforms)``; ``format_effect`` is ``(S, n_formats)`` (zeros
+    ``params`` maps a parameter name to ``(S, n_platforms)``; ``format_effect`` is ``(S,
+    n_formats)`` (zeros
     without organic signals); ``segments`` maps a segment column to ``(S, n_levels)``.
     """
 
@@ -142,7 +150,8 @@ def draws_from_posterior(
     )
 
 
-# --- latent beliefs per post ------------------------------------------------------------------------
+# --- latent beliefs per post
+# ------------------------------------------------------------------------
 def _check_platforms(feat: Features) -> None:
     if np.any(feat.platform < 0):
         bad = feat.post_id[np.flatnonzero(feat.platform < 0)[:5]]
@@ -204,7 +213,8 @@ def _segment_shift(d: Draws, feat: Features) -> FloatArray:
 def ctr_belief(d: Draws, feat: Features, *, use_paid: bool) -> tuple[FloatArray, FloatArray]:
     """Mean and variance ``(S, n)`` of each post's paid-CTR logit.
 
-    From its organic data (and, with ``use_paid``, updated by its own observed clicks when it was boosted).
+    From its organic data (and, with ``use_paid``, updated by its own observed clicks when it was
+    boosted).
     """
     p = feat.platform
     mean = d.params["ctr_logit"][:, p] + _segment_shift(d, feat)
@@ -225,7 +235,8 @@ def ctr_belief(d: Draws, feat: Features, *, use_paid: bool) -> tuple[FloatArray,
     return mean, var
 
 
-# --- curves -----------------------------------------------------------------------------------------
+# --- curves
+# -----------------------------------------------------------------------------------------
 def post_curve_draws(
     d: Draws, feat: Features, rng: np.random.Generator, *, use_paid: bool = True
 ) -> tuple[FloatArray, FloatArray, FloatArray]:
@@ -245,8 +256,10 @@ def platform_curve_draws(
 ) -> tuple[FloatArray, FloatArray, FloatArray]:
     """``beta, k, value`` draws ``(S, n_platforms)`` for a typical post on each platform.
 
-    Typical post: resonance at the format average (0), paid CTR averaged over the post-level noise and over
-    the segment levels (equally weighted); ``k`` multiplied by ``n_boosts`` (spend spread over that many
+    Typical post: resonance at the format average (0), paid CTR averaged over the post-level noise
+    and over
+    the segment levels (equally weighted); ``k`` multiplied by ``n_boosts`` (spend spread over that
+    many
     boosts saturates later).
     """
     par = d.params
@@ -290,13 +303,15 @@ def rank_table(
     return df
 
 
-# --- predictive draws -------------------------------------------------------------------------------
+# --- predictive draws
+# -------------------------------------------------------------------------------
 def predictive_draws(
     d: Draws, feat: Features, spend: FloatArray, rng: np.random.Generator, *, use_paid: bool = False
 ) -> dict[str, FloatArray]:
     """Posterior predictive draws ``(S, n)`` of a boost of each post at ``spend``.
 
-    Returns ``paid_impressions, clicks, conversions, revenue`` (counts drawn through the model's noise)
+    Returns ``paid_impressions, clicks, conversions, revenue`` (counts drawn through the model's
+    noise)
     and ``expected_conversions`` (the curve value, no count noise).
     """
     p = feat.platform
@@ -309,15 +324,15 @@ def predictive_draws(
         log_med = log_median_impressions(np.maximum(s, 1e-300), par["log_cpm"][:, p], k)
     sig = par["impr_sigma"][:, p]
     impr_mean = np.where(s > 0, np.exp(log_med + 0.5 * sig * sig), 0.0)
-    impr = np.where(
-        s > 0, np.rint(np.exp(log_med + sig * rng.standard_normal(log_med.shape))), 0.0
-    )
+    impr = np.where(s > 0, np.rint(np.exp(log_med + sig * rng.standard_normal(log_med.shape))), 0.0)
     clicks = rng.binomial(impr.astype(np.int64), ctr).astype(float)
     cvr, vt, alpha = par["cvr"][:, p], par["view_through"][:, p], par["conv_alpha"][:, p]
     mu = clicks * cvr + impr * vt
     lam = rng.gamma(alpha, np.maximum(mu, 1e-300) / alpha)
     conv = rng.poisson(lam).astype(float)
-    value = np.exp(par["value_log"][:, p] + par["value_sigma"][:, p] * rng.standard_normal(mu.shape))
+    value = np.exp(
+        par["value_log"][:, p] + par["value_sigma"][:, p] * rng.standard_normal(mu.shape)
+    )
     return {
         C.PAID_IMPRESSIONS: impr,
         C.CLICKS: clicks,
@@ -327,11 +342,13 @@ def predictive_draws(
     }
 
 
-# --- log likelihood ---------------------------------------------------------------------------------
+# --- log likelihood
+# ---------------------------------------------------------------------------------
 def pointwise_loglik(d: Draws, feat: Features) -> dict[str, FloatArray]:
     """Log likelihood ``(S, n)`` of each post, per stage (0 where a post has no data for a stage).
 
-    The numpy reference of the model's fused kernel: summed over stages and posts it equals the kernel's
+    The numpy reference of the model's fused kernel: summed over stages and posts it equals the
+    kernel's
     log likelihood at the same parameters.
     """
     _check_platforms(feat)
@@ -354,7 +371,12 @@ def pointwise_loglik(d: Draws, feat: Features) -> dict[str, FloatArray]:
     if d.organic:
         sn = par["reach_sigma"][:, p]
         resid, pvar, mean, var = resonance_update(
-            mean, var, feat.y_n, sn * sn, par["reach_log"][:, p], par["reach_loading"][:, p],
+            mean,
+            var,
+            feat.y_n,
+            sn * sn,
+            par["reach_log"][:, p],
+            par["reach_loading"][:, p],
             feat.has_n,
         )
         out["reach"] = feat.has_n * normal_logp_terms(resid, pvar)
@@ -397,7 +419,10 @@ def pointwise_loglik(d: Draws, feat: Features) -> dict[str, FloatArray]:
         pi = p[i]
         y = feat.conversions[i]
         a = par["conv_alpha"][:, pi]
-        mu = feat.clicks[i] * par["cvr"][:, pi] + feat.paid_impressions[i] * par["view_through"][:, pi]
+        mu = (
+            feat.clicks[i] * par["cvr"][:, pi]
+            + feat.paid_impressions[i] * par["view_through"][:, pi]
+        )
         out["conversions"][:, i] = (
             gammaln(y + a)
             - gammaln(a)

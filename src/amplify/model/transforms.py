@@ -1,18 +1,25 @@
 """Pure response math shared by the PyMC model and the numpy post-processing.
 
-No ``pm.Model`` here: functions take arrays (numpy) or tensors (pytensor). Arithmetic-only functions work on
-both as they are; functions needing ``log``/``exp``/``expit`` take the array module ``xp`` (``numpy`` by
+No ``pm.Model`` here: functions take arrays (numpy) or tensors (pytensor). Arithmetic-only
+functions work on
+both as they are; functions needing ``log``/``exp``/``expit`` take the array module ``xp``
+(``numpy`` by
 default, ``pytensor.tensor`` inside the model).
 
 The two ideas the model rests on:
 
 * **Empirical logits.** A rate estimated from ``e`` successes in ``n`` trials is summarised by
-  ``y = log((e + 0.5) / (n - e + 0.5))`` with known sampling variance ``1 / (e + 0.5) + 1 / (n - e + 0.5)``;
+  ``y = log((e + 0.5) / (n - e + 0.5))`` with known sampling variance ``1 / (e + 0.5) + 1 / (n - e
+  + 0.5)``;
   with the large counts of impressions and engagements this normal approximation is accurate.
-* **Marginalised resonance.** Each post has a latent resonance ``r ~ N(m, 1)`` that shifts its organic
-  engagement logit by ``tau * r``, its share-per-engagement logit by ``lam * r`` and its paid CTR logit by
-  ``beta * r``. Because every indicator is linear-Gaussian in ``r``, ``r`` is integrated out exactly by a
-  Kalman-style sequence of conditional normals (:func:`resonance_update`); no per-post latent is sampled.
+* **Marginalised resonance.** Each post has a latent resonance ``r ~ N(m, 1)`` that shifts its
+organic
+  engagement logit by ``tau * r``, its share-per-engagement logit by ``lam * r`` and its paid CTR
+  logit by
+  ``beta * r``. Because every indicator is linear-Gaussian in ``r``, ``r`` is integrated out
+  exactly by a
+  Kalman-style sequence of conditional normals (:func:`resonance_update`); no per-post latent is
+  sampled.
 """
 
 from __future__ import annotations
@@ -55,7 +62,8 @@ def resonance_update(
 ) -> tuple[Any, Any, Any, Any]:
     """One conditional-normal (Kalman) step of the marginalised resonance.
 
-    The indicator is ``y = intercept + loading * r + eps`` with ``eps ~ N(0, v)`` and the current belief
+    The indicator is ``y = intercept + loading * r + eps`` with ``eps ~ N(0, v)`` and the current
+    belief
     ``r ~ N(mean, var)``.
 
     Parameters
@@ -63,7 +71,8 @@ def resonance_update(
     mean, var
         Current belief about ``r``.
     y, v
-        Observed indicator and its sampling variance (fill missing entries with any finite value and set
+        Observed indicator and its sampling variance (fill missing entries with any finite value
+        and set
         ``mask`` to 0 there).
     intercept, loading
         Indicator intercept and loading on ``r``.
@@ -73,8 +82,10 @@ def resonance_update(
     Returns
     -------
     resid, pred_var, new_mean, new_var
-        Prediction error ``y - E[y]`` and predictive variance of ``y`` before seeing it (so the indicator's
-        log density is ``-0.5 * (log(2 pi pred_var) + resid^2 / pred_var)``), and the updated belief.
+        Prediction error ``y - E[y]`` and predictive variance of ``y`` before seeing it (so the
+        indicator's
+        log density is ``-0.5 * (log(2 pi pred_var) + resid^2 / pred_var)``), and the updated
+        belief.
     """
     resid = y - intercept - loading * mean
     pred_var = loading * loading * var + v
@@ -83,15 +94,18 @@ def resonance_update(
 
 
 def normal_logp_terms(resid: Any, var: Any, xp: ModuleType = np) -> Any:
-    """Per-row normal log density from residual and variance (including the ``log(2 pi)`` constant)."""
+    """Per-row normal log density from residual and variance (including the ``log(2 pi)``
+    constant)."""
     return -0.5 * (xp.log(2.0 * np.pi * var) + resid * resid / var)
 
 
 def negbin_logp_terms(y: Any, mu: Any, alpha: Any, xp: ModuleType = np) -> Any:
     """Per-row NegativeBinomial(mean ``mu``, shape ``alpha``) log density, without the count terms.
 
-    The full log density is this plus ``lgamma(y + alpha) - lgamma(alpha) - lgamma(y + 1)``; the model adds
-    the alpha-dependent part through a per-platform count table (:func:`count_table`), which replaces one
+    The full log density is this plus ``lgamma(y + alpha) - lgamma(alpha) - lgamma(y + 1)``; the
+    model adds
+    the alpha-dependent part through a per-platform count table (:func:`count_table`), which
+    replaces one
     ``lgamma`` per post (and a digamma in the gradient) by a few logs per platform.
     """
     return alpha * xp.log(alpha) + y * xp.log(mu) - (alpha + y) * xp.log(alpha + mu)
@@ -119,7 +133,8 @@ def log_median_impressions(spend: Any, log_cpm: Any, k: Any, xp: ModuleType = np
 
 
 def expected_ctr(ctr_logit: ArrayLike, noise_sd: ArrayLike) -> FloatArray:
-    """``E[expit(ctr_logit + u)]`` for ``u ~ N(0, noise_sd^2)`` (Gauss-Hermite), broadcast over inputs."""
+    """``E[expit(ctr_logit + u)]`` for ``u ~ N(0, noise_sd^2)`` (Gauss-Hermite), broadcast over
+    inputs."""
     a = np.asarray(ctr_logit, dtype=float)[..., None]
     s = np.asarray(noise_sd, dtype=float)[..., None]
     return np.asarray(np.sum(_GH_WEIGHTS * _expit(a + s * _GH_NODES), axis=-1), dtype=float)
@@ -132,9 +147,11 @@ def curve_beta(
     view_through: ArrayLike,
     impr_sigma: ArrayLike | float = 0.0,
 ) -> FloatArray:
-    """Conversions per unit spend at low spend: ``1000 / cpm * exp(sigma^2 / 2) * (ctr * cvr + vt)``.
+    """Conversions per unit spend at low spend: ``1000 / cpm * exp(sigma^2 / 2) * (ctr * cvr +
+    vt)``.
 
-    ``exp(sigma^2 / 2)`` turns the median impressions of the lognormal impression model into the mean.
+    ``exp(sigma^2 / 2)`` turns the median impressions of the lognormal impression model into the
+    mean.
     """
     c = np.asarray(cpm, dtype=float)
     lift = np.exp(0.5 * np.asarray(impr_sigma, dtype=float) ** 2)

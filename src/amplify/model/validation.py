@@ -1,8 +1,11 @@
 """Statistical validation of the boost model on simulated worlds with a known truth.
 
-Used by the test suite (a few small worlds) and ``benchmarks/recovery.py`` (twenty or more): parameter
-recovery (do the 90% intervals of platform-level parameters cover the truth?), held-out calibration (do the
-90% predictive intervals of held-out boosts' conversions cover them?) and the held-out log predictive
+Used by the test suite (a few small worlds) and ``benchmarks/recovery.py`` (twenty or more):
+parameter
+recovery (do the 90% intervals of platform-level parameters cover the truth?), held-out calibration
+(do the
+90% predictive intervals of held-out boosts' conversions cover them?) and the held-out log
+predictive
 density against the pooled baseline without the organic signal.
 """
 
@@ -28,7 +31,8 @@ SIM_VALUE_SIGMA = 0.2
 def truth_parameters(truth: WorldTruth, model: BoostModel) -> pd.DataFrame:
     """True platform-level parameters on the model's scale (``parameter, platform, truth``).
 
-    The model's format and segment effects sum to zero, so its intercepts absorb the truth's average format
+    The model's format and segment effects sum to zero, so its intercepts absorb the truth's
+    average format
     effect (times the resonance loading) and average segment effect.
     """
     fmt = np.mean([truth.format_effects.get(f, 0.0) for f in model.formats_])
@@ -41,7 +45,9 @@ def truth_parameters(truth: WorldTruth, model: BoostModel) -> pd.DataFrame:
             "cpm": q.cpm,
             "k": q.k,
             "impr_sigma": q.impr_sigma,
-            "ctr_logit": q.ctr_logit + seg + (q.resonance_ctr * fmt if model.organic_used_ else 0),
+            "ctr_logit": float(
+                q.ctr_logit + seg + (q.resonance_ctr * fmt if model.organic_used_ else 0.0)
+            ),
             "ctr_sigma": q.ctr_sigma,
             "cvr": q.cvr,
             "view_through": q.view_through,
@@ -52,7 +58,7 @@ def truth_parameters(truth: WorldTruth, model: BoostModel) -> pd.DataFrame:
         if model.organic_used_:
             values |= {
                 "organic_effect": q.resonance_ctr,
-                "er_logit": q.er_logit + q.resonance_er * fmt,
+                "er_logit": float(q.er_logit + q.resonance_er * fmt),
                 "resonance_er": q.resonance_er,
             }
             if model.priors_.use_shares:
@@ -62,7 +68,8 @@ def truth_parameters(truth: WorldTruth, model: BoostModel) -> pd.DataFrame:
 
 
 def interval_coverage(model: BoostModel, truth: pd.DataFrame, prob: float = 0.9) -> pd.DataFrame:
-    """Central ``prob`` posterior interval of each true parameter and whether it covers the truth."""
+    """Central ``prob`` posterior interval of each true parameter and whether it covers the
+    truth."""
     post = model.idata_["posterior"]
     a = (1.0 - prob) / 2.0
     out = []
@@ -100,7 +107,8 @@ def heldout_checks(
     dict
         ``n`` (held-out boosts), ``coverage_90`` (exact for counts, see
         :func:`amplify.model.diagnostics.pit_coverage`), ``coverage_90_inclusive`` (share inside the
-        inclusive ``[q5, q95]`` interval, which over-covers small counts), and with a baseline the summed
+        inclusive ``[q5, q95]`` interval, which over-covers small counts), and with a baseline the
+        summed
         held-out log predictive density of impressions, clicks and conversions: ``lpd_model``,
         ``lpd_baseline``, ``elpd_diff`` (model - baseline) and its standard error ``elpd_diff_se``.
     """

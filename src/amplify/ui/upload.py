@@ -17,8 +17,8 @@ from typing import Any
 import pandas as pd
 
 #: Source choices shown to the user -> ``source`` argument of :func:`amplify.data.load`.
-SOURCES: dict[str, str | None] = {
-    "Detect automatically": None,
+SOURCES: dict[str, str] = {
+    "Detect automatically": "auto",
     "Generic CSV (map the columns)": "generic",
     "Meta Ads Manager export": "meta",
     "TikTok Ads Manager export": "tiktok",
@@ -71,7 +71,7 @@ def headers(name: str, data: bytes) -> list[str]:
 def load_upload(
     name: str,
     data: bytes,
-    source: str | None = None,
+    source: str = "auto",
     mapping: Mapping[str, str] | None = None,
 ) -> Loaded:
     """Validate an uploaded export into the canonical post table.
@@ -83,7 +83,7 @@ def load_upload(
     data
         The file's bytes.
     source
-        ``"generic"``, ``"meta"``, ``"tiktok"`` or ``None`` (detect).
+        ``"auto"`` (detect from the header), ``"generic"``, ``"meta"`` or ``"tiktok"``.
     mapping
         Generic importer only: ``{canonical_column: header in the file}``.
 
@@ -94,9 +94,7 @@ def load_upload(
     """
     from amplify import data as amplify_data
 
-    kwargs: dict[str, Any] = {}
-    if source is not None:
-        kwargs["source"] = source
+    kwargs: dict[str, Any] = {"source": source}
     if mapping:
         kwargs["mapping"] = dict(mapping)
     tmp, path = _with_file(name, data)

@@ -1,0 +1,149 @@
+"""How fast does the boost model fit? Compile time, sampling time, ESS per second, memory.
+
+Each row (posts x sampler) runs in a fresh Python process, so compile time is real (no in-process
+cache)
+and the peak resident memory is that row's alone. Writes ``benchmarks/results/fit.json``: a list of
+rows
+with ``n_posts, sampler, compile_s, sample_s, wall_s, min_ess_bulk, max_rhat, divergences,
+peak_rss_mb``
+(plus ``ess_per_s``, ``min_ess_bulk_platform``, ``max_rhat_platform``).
+
+``wall_s`` is the whole ``BoostModel.fit`` (data checks, compile, sampling, diagnostics);
+``compile_s`` is
+building and compiling the model (for PyMC's NUTS: building it, PyMC compiles inside ``pm.sample``
+and that is
+counted in ``sample_s``). Convergence figures are over every free parameter (``*_platform``: the
+platform-level blocks only). Usage::
+
+    python benchmarks/fit.py            # 1k, 5k, 20k posts; nutpie and PyMC NUTS
+    python benchmarks/fit.py --quick    # 1k posts only
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+RESULTS = Path(__file__).parent / "results"
+
+
+def one_row(n_posts: int, sampler: str, draws: int, tune: int, seed: int) -> dict:
+    """Fit once (in this process) and measure."""
+    t_start = time.perf_counter()
+    from amplify.model import BoostModel, SamplerConfig
+    from amplify.model.build import PLATFORM_LEVEL_VARS
+    from amplify.model.diagnostics import convergence
+    from amplify.simulate import World, default_truth
+
+    posts = World(default_truth(seed), seed=seed).posts(n_posts)
+    marks: dict[str, float] = {}
+
+    def progress(stage: str, frac: float) -> None:
+        marks.setdefault(stage.split(" (")[0], time.perf_counter())
+
+    cfg = SamplerConfig(draws=draws, tune=tune, chains=2, seed=seed, nuts_sampler=sampler)
+    t0 = time.perf_counter()
+    model = BoostModel(sampler=cfg).fit(posts, progress=progress)
+    t1 = time.perf_counter()
+    t_comp = marks.get("compiling the model", t0)
+    t_samp = marks.get("sampling", t_comp)
+    t_check = marks.get("checking the fit", t1)
+    d = model.diagnostics_
+    rhat_p, ess_p, _, _ = convergence(model.idata_, PLATFORM_LEVEL_VARS)
+    self_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    child_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return {
+        "n_posts": n_posts,
+        "sampler": sampler,
+        "compile_s": round(t_samp - t_comp, 2),
+        "sample_s": round(t_check - t_samp, 2),
+        "wall_s": round(t1 - t0, 2),
+        "min_ess_bulk": round(d.min_ess_bulk, 1),
+        "max_rhat": round(d.max_rhat, 4),
+        "divergences": d.divergences,
+        "peak_rss_mb": round((self_kb + child_kb) / 1024, 1),
+        "ess_per_s": round(d.min_ess_bulk / (t1 - t0), 2),
+        "min_ess_bulk_platform": round(ess_p, 1),
+        "max_rhat_platform": round(rhat_p, 4),
+        "converged": bool(d.max_rhat <= 1.01 and ess_p >= 400 and d.divergences == 0),
+        "draws": draws,
+        "tune": tune,
+        "process_s": round(time.perf_counter() - t_start, 2),
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="1k posts only")
+    ap.add_argument("--sizes", type=int, nargs="*", default=None)
+    ap.add_argument("--samplers", nargs="*", default=["nutpie", "pymc"])
+    ap.add_argument("--draws", type=int, default=1000)
+    ap.add_argument("--tune", type=int, default=1000)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--out", type=Path, default=RESULTS / "fit.json")
+    ap.add_argument("--row", nargs=2, metavar=("N_POSTS", "SAMPLER"), help=argparse.SUPPRESS)
+    args = ap.parse_args()
+
+    if args.row:
+        row = one_row(int(args.row[0]), args.row[1], args.draws, args.tune, args.seed)
+        print("ROW " + json.dumps(row), flush=True)
+        return
+
+    sizes = args.sizes or ([1000] if args.quick else [1000, 5000, 20000])
+    rows = []
+    for n in sizes:
+        for sampler in args.samplers:
+            cmd = [sys.executable, __file__, "--row", str(n), sampler]
+            cmd += ["--draws", str(args.draws), "--tune", str(args.tune), "--seed", str(args.seed)]
+            t = time.perf_counter()
+            out = subprocess.run(cmd, capture_output=True, text=True, check=False)
+            line = next((ln for ln in out.stdout.splitlines() if ln.startswith("ROW ")), None)
+            if line is None:
+                print(out.stderr[-3000:], file=sys.stderr)
+                raise SystemExit(f"row {n} {sampler} failed")
+            row = json.loads(line[4:])
+            row["subprocess_s"] = round(time.perf_counter() - t, 2)
+            rows.append(row)
+            print(
+                f"{n:>6} {sampler:7s} compile {row['compile_s']:6.1f}s"
+                f"  sample {row['sample_s']:7.1f}s  wall {row['wall_s']:7.1f}s  min ESS {row['min_ess_bulk']:7.0f}"
+                f"  ESS/s {row['ess_per_s']:6.1f}  r_hat {row['max_rhat']:.3f}"
+                f"  div {row['divergences']}  RSS {row['peak_rss_mb']:.0f} MB",
+                flush=True,
+            )
+    load = os.getloadavg()
+    for r in rows:
+        r["load_average_at_end"] = [round(x, 2) for x in load]
+        r["note"] = "2 cores shared with other jobs while this ran"
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(rows, indent=2))
+
+    print(
+        f"\n{'posts':>6} {'sampler':7} {'compile_s':>9} {'sample_s':>9} {'wall_s':>8} "
+        f"{'minESS':>7} {'ESS/s':>7} {'r_hat':>6} {'div':>4} {'RSS_MB':>7}"
+    )
+    for r in rows:
+        print(
+            f"{r['n_posts']:>6} {r['sampler']:7} {r['compile_s']:>9.1f} {r['sample_s']:>9.1f} "
+            f"{r['wall_s']:>8.1f} {r['min_ess_bulk']:>7.0f} {r['ess_per_s']:>7.1f} "
+            f"{r['max_rhat']:>6.3f} {r['divergences']:>4} {r['peak_rss_mb']:>7.0f}"
+        )
+    by = {(r["n_posts"], r["sampler"]): r for r in rows}
+    for n in sizes:
+        a, b = by.get((n, "pymc")), by.get((n, "nutpie"))
+        if a and b:
+            print(
+                f"{n} posts: PyMC NUTS / nutpie wall time = {a['wall_s'] / b['wall_s']:.1f}x, "
+                f"ESS/s ratio nutpie / PyMC = {b['ess_per_s'] / max(a['ess_per_s'], 1e-9):.1f}x"
+            )
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
