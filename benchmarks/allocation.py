@@ -360,9 +360,9 @@ def plot(curves: dict[str, Any], path: Path) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="a few seeds (< 3 minutes)")
+    ap.add_argument("--quick", action="store_true", help="3 seeds, no NUTS check (< 3 minutes)")
     ap.add_argument(
-        "--seeds", type=int, default=None, help="worlds per variant (default 100; quick 4)"
+        "--seeds", type=int, default=None, help="worlds per variant (default 100; quick 3)"
     )
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--variants", nargs="*", default=None, help=f"subset of {list(VARIANTS)}")
@@ -370,12 +370,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--history-days", type=int, default=0, help="pre-period days given to the learner"
     )
     ap.add_argument("--no-extra", action="store_true", help="skip the extra reference policies")
-    ap.add_argument("--no-nuts", action="store_true", help="skip the learner-vs-NUTS check")
+    ap.add_argument(
+        "--nuts",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="run the learner-vs-NUTS check (default: in the full run only)",
+    )
     ap.add_argument("--extra-seeds", type=int, default=30, help="worlds for the extra policies")
     ap.add_argument("--out", type=Path, default=RESULTS)
     args = ap.parse_args(argv)
 
-    n_seeds = args.seeds or (4 if args.quick else 100)
+    n_seeds = args.seeds or (3 if args.quick else 100)
     variants = args.variants or list(VARIANTS)
     extra = [] if (args.no_extra or args.quick) else list(EXTRA_POLICIES)
     jobs = [
@@ -402,7 +407,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             for v in extra_table
         }
     lat_platform, lat_posts = latency()
-    nuts = None if args.no_nuts else learner_vs_nuts()
+    run_nuts = (not args.quick) if args.nuts is None else args.nuts
+    nuts = learner_vs_nuts() if run_nuts else None
     peer_path = args.out / "peer_pymc_marketing.json"
     peer: dict[str, Any] = {"amplify": None, "pymc_marketing": None}
     if peer_path.exists():

@@ -112,7 +112,8 @@ def main() -> None:
             rows.append(row)
             print(
                 f"{n:>6} {sampler:7s} compile {row['compile_s']:6.1f}s"
-                f"  sample {row['sample_s']:7.1f}s  wall {row['wall_s']:7.1f}s  min ESS {row['min_ess_bulk']:7.0f}"
+                f"  sample {row['sample_s']:7.1f}s  wall {row['wall_s']:7.1f}s"
+                f"  min ESS {row['min_ess_bulk']:7.0f}"
                 f"  ESS/s {row['ess_per_s']:6.1f}  r_hat {row['max_rhat']:.3f}"
                 f"  div {row['divergences']}  RSS {row['peak_rss_mb']:.0f} MB",
                 flush=True,

@@ -60,7 +60,7 @@ def main() -> None:
             f"P(> 0) = {inter['prob_positive']:.2f}"
         )
         print(
-            f"  resonance -> non-fan reach, unpaid:  {_fmt(res['resonance_effect_unpaid'])}; "
+            f"  resonance -> outcome, unpaid:        {_fmt(res['resonance_effect_unpaid'])}; "
             f"paid: {_fmt(res['resonance_effect_paid'])}"
         )
     nr = result["outcomes"]["nonfan_reach"]

@@ -124,7 +124,7 @@ def test_all_failing_accounts_fail_the_batch(tmp_path: Path) -> None:
     code, doc = invoke_json(
         "recommend", "--input", folder, "--budget", "100", "--out", tmp_path / "o", "--workers", "2"
     )
-    assert code == 2  # both failed (in two worker processes)
+    assert code == 2, doc  # both failed (in two worker processes)
     assert doc["failed"] == 2
     assert doc["succeeded"] == 0
     assert "empty" in {r["account"]: r for r in doc["results"]}["b"]["message"]

@@ -1,22 +1,24 @@
-"""Posterior draws of saturating spend -> conversions curves: the contract between model and decisions.
+"""Posterior draws of saturating spend -> conversions curves: the model/decisions contract.
 
-The model produces a :class:`ResponseCurves`; the allocator, the what-if scenarios, the app and the notebooks
-consume it. It holds plain numpy arrays (no PyMC), so decision code never depends on the estimator.
+The model produces a :class:`ResponseCurves`; the allocator, the what-if scenarios, the app and the
+notebooks consume it. It holds plain numpy arrays (no PyMC), so decision code never depends on the
+estimator.
 
 Curve family (one per arm and posterior draw)::
 
     conversions(s) = beta * s / (1 + s / k)
 
-``beta`` is conversions per unit of spend at the first unit (1 / CPA at low spend); ``k`` is the spend at which
-the average CPA has doubled (the marginal return at ``k`` is ``beta / 4``). The curve is increasing and concave,
-so the best split of a budget for one draw is found exactly by water-filling on the marginal return
-``beta / (1 + s / k) ** 2``.
+``beta`` is conversions per unit of spend at the first unit (1 / CPA at low spend); ``k`` is the
+spend at which the average CPA has doubled (the marginal return at ``k`` is ``beta / 4``). The
+curve is increasing and concave, so the best split of a budget for one draw is found exactly by
+water-filling on the marginal return ``beta / (1 + s / k) ** 2``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -51,7 +53,8 @@ class ResponseCurves:
     value
         Optional revenue per conversion, shape ``(n_draws, n_arms)``, for ROAS.
     max_observed_spend
-        Largest spend per arm seen in the data the curves were learned from (one boost, or one day for a
+        Largest spend per arm seen in the data the curves were learned from (one boost, or one day
+        for a
         platform arm); plans beyond a few times this are extrapolations and are flagged.
     """
 
@@ -73,7 +76,8 @@ class ResponseCurves:
         n_arms = len(self.arms)
         if beta.shape != k.shape or beta.shape[1] != n_arms:
             raise ValueError(
-                f"beta {beta.shape} and k {k.shape} must both be (n_draws, {n_arms}) for {n_arms} arms"
+                f"beta {beta.shape} and k {k.shape} must both be (n_draws, {n_arms})"
+                f" for {n_arms} arms"
             )
         if len(self.platform) != n_arms:
             raise ValueError(f"platform has {len(self.platform)} entries for {n_arms} arms")
@@ -101,9 +105,11 @@ class ResponseCurves:
     def n_arms(self) -> int:
         return len(self.arms)
 
-    # --- evaluation --------------------------------------------------------------------------------
+    # --- evaluation
+    # --------------------------------------------------------------------------------
     def conversions(self, spend: ArrayLike) -> FloatArray:
-        """Expected conversions per draw and arm; ``spend`` is ``(n_arms,)`` or ``(n_draws, n_arms)``."""
+        """Expected conversions per draw and arm; ``spend`` is ``(n_arms,)`` or ``(n_draws,
+        n_arms)``."""
         return mm_conversions(spend, self.beta, self.k)
 
     def marginal(self, spend: ArrayLike) -> FloatArray:
@@ -116,9 +122,11 @@ class ResponseCurves:
             raise ValueError("these curves carry no revenue per conversion; ROAS is not available")
         return self.conversions(spend) * self.value
 
-    # --- selection and what-ifs --------------------------------------------------------------------
+    # --- selection and what-ifs
+    # --------------------------------------------------------------------
     def take_draws(self, idx: ArrayLike) -> ResponseCurves:
-        """Curves restricted to the posterior draws ``idx`` (e.g. one draw for Thompson sampling)."""
+        """Curves restricted to the posterior draws ``idx`` (e.g. one draw for Thompson
+        sampling)."""
         i = np.atleast_1d(np.asarray(idx, dtype=int))
         return self._replace(
             beta=self.beta[i],
@@ -139,7 +147,9 @@ class ResponseCurves:
             k=self.k[:, j],
             platform=tuple(self.platform[i] for i in j),
             value=None if self.value is None else self.value[:, j],
-            max_observed_spend=None if self.max_observed_spend is None else self.max_observed_spend[j],
+            max_observed_spend=None
+            if self.max_observed_spend is None
+            else self.max_observed_spend[j],
             meta=self.meta,
         )
 
@@ -152,15 +162,19 @@ class ResponseCurves:
     ) -> ResponseCurves:
         """Curves under a relative shock on one platform (or all when ``platform`` is None).
 
-        ``cpm=0.2`` means CPMs rise 20%: each unit of spend buys 1/1.2 the impressions, and the spend at
-        which the audience saturates rises by the same factor. ``cvr=-0.1`` means 10% fewer conversions
+        ``cpm=0.2`` means CPMs rise 20%: each unit of spend buys 1/1.2 the impressions, and the
+        spend at
+        which the audience saturates rises by the same factor. ``cvr=-0.1`` means 10% fewer
+        conversions
         per impression.
         """
         if cpm <= -1.0 or cvr <= -1.0:
             raise ValueError("a shock must be above -100%")
         mask = np.array([platform is None or p == platform for p in self.platform])
         if platform is not None and not mask.any():
-            raise KeyError(f"no arm on platform {platform!r}; platforms: {sorted(set(self.platform))}")
+            raise KeyError(
+                f"no arm on platform {platform!r}; platforms: {sorted(set(self.platform))}"
+            )
         beta = self.beta.copy()
         k = self.k.copy()
         beta[:, mask] *= (1.0 + cvr) / (1.0 + cpm)
@@ -168,7 +182,7 @@ class ResponseCurves:
         return self._replace(beta=beta, k=k)
 
     def _replace(self, **changes: object) -> ResponseCurves:
-        fields = {
+        fields: dict[str, Any] = {
             "arms": self.arms,
             "beta": self.beta,
             "k": self.k,
@@ -178,4 +192,4 @@ class ResponseCurves:
             "meta": self.meta,
         }
         fields.update(changes)
-        return ResponseCurves(**fields)  # type: ignore[arg-type]
+        return ResponseCurves(**fields)

@@ -65,8 +65,7 @@ def _sha256(path: Path) -> str:
 
 
 def _netcdf3_safe(ds: xr.Dataset) -> xr.Dataset:
-    """NetCDF-3 cannot hold 64-bit integers or objects: cast integers to int32/float64, drop
-    objects."""
+    """NetCDF-3 holds no 64-bit integers or objects: cast to int32/float64, drop objects."""
     out = ds.copy()
     drop = [v for v in out.data_vars if out[v].dtype == object]
     out = out.drop_vars(drop)
@@ -107,8 +106,7 @@ def _from_netcdf3(ds: xr.Dataset) -> xr.Dataset:
 
 
 def save_model(model: BoostModel, path: str | os.PathLike[str]) -> Path:
-    """Write ``model`` to the folder ``path`` (created if needed; existing model files are
-    replaced)."""
+    """Write ``model`` to the folder ``path`` (created if needed; model files replaced)."""
     folder = Path(path)
     folder.mkdir(parents=True, exist_ok=True)
     files = []

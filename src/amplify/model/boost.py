@@ -29,6 +29,7 @@ from amplify.model import predict as pred
 from amplify.model.diagnostics import Diagnostics, assess, convergence, predictive_checks
 from amplify.model.features import Features, Levels, detect_segments, learn_levels, make_features
 from amplify.model.priors import Priors, SamplerConfig
+from amplify.model.transforms import expected_ctr
 
 log = logging.getLogger(__name__)
 
@@ -42,8 +43,7 @@ class NotFittedError(RuntimeError):
 
 
 class BoostModel:
-    """The Bayesian boost model: organic resonance, paid funnel, diminishing returns, pooled
-    platforms.
+    """The Bayesian boost model: organic resonance, paid funnel, diminishing returns, pooling.
 
     Parameters
     ----------
@@ -397,8 +397,7 @@ class BoostModel:
     def predict(
         self, posts: pd.DataFrame, *, max_draws: int | None = 1000, seed: int = 0
     ) -> xr.Dataset:
-        """Posterior predictive draws of boosting each row of ``posts`` at its ``spend`` (a
-        what-if).
+        """Posterior predictive draws of boosting each row of ``posts`` at its ``spend``.
 
         The rows' paid outcome columns are ignored (they are what is predicted); organic columns,
         format,
@@ -466,15 +465,13 @@ class BoostModel:
         return np.sum([parts[s] for s in stages], axis=0)
 
     def heldout_lpd(self, posts: pd.DataFrame, *, max_draws: int | None = None) -> np.ndarray:
-        """Log predictive density per post of its paid outcome (impressions, clicks,
-        conversions)."""
+        """Log predictive density per post of its boost's impressions, clicks and conversions."""
         return pred.lpd(self.log_likelihood(posts, max_draws=max_draws))
 
     def prior_predictive(
         self, posts: pd.DataFrame | None = None, *, n_draws: int = 500, seed: int = 0
     ) -> pd.DataFrame:
-        """Draws of platform-level quantities from the prior (to check the priors land on real
-        scales).
+        """Draws of platform-level quantities from the prior (do the priors land on real scales?).
 
         Returns one row per draw and platform: ``cpm, ctr`` (typical post), ``cvr, view_through,
         k``.
@@ -498,15 +495,14 @@ class BoostModel:
         feat = make_features(posts, levels)
         model = build.build_model(feat, levels, priors, log_k_center=log_k_center)
         names = [v.name for v in model.free_RVs]
-        prior = pm.sample_prior_predictive(
-            draws=n_draws, model=model, var_names=names, random_seed=seed
-        )["prior"].to_dataset()
+        with warnings.catch_warnings():
+            # only the free parameters are drawn: ignoring the likelihood potential is the point
+            warnings.filterwarnings("ignore", message="The effect of Potentials")
+            prior = pm.sample_prior_predictive(
+                draws=n_draws, model=model, var_names=names, random_seed=seed
+            )["prior"].to_dataset()
         d = pred.draws_from_posterior(prior, levels, priors)
-        beta_ctr = pred.platform_curve_draws(d, levels, np.ones(len(levels.platforms)))
-        del beta_ctr
         par = d.params
-        from amplify.model.transforms import expected_ctr
-
         ctr = expected_ctr(par["ctr_logit"], par["ctr_sigma"])
         frames = []
         for j, p in enumerate(levels.platforms):
@@ -527,8 +523,7 @@ class BoostModel:
     # --- persistence
     # ------------------------------------------------------------------------------------
     def save(self, path: str | os.PathLike[str]) -> Path:
-        """Save the fitted model to the folder ``path`` (NetCDF posterior + JSON config; no
-        pickle)."""
+        """Save the fitted model to the folder ``path`` (NetCDF + JSON config; no pickle)."""
         from amplify.persistence import save_model
 
         self._check_fitted()
@@ -536,8 +531,7 @@ class BoostModel:
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> BoostModel:
-        """Load a model saved by :meth:`save`; clear errors for other model versions or corrupt
-        files."""
+        """Load a model saved by :meth:`save` (clear errors for other versions, corrupt files)."""
         from amplify.persistence import load_model
 
         return load_model(path)

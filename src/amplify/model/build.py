@@ -321,8 +321,7 @@ def build_paid_lift_model(
     kinds: list[str],
     covariate: np.ndarray,
 ) -> pm.Model:
-    """Does paid promotion lift a post's reach beyond the fans more when the post resonates with
-    them?
+    """Paid lift of reach beyond the fans, and whether it grows with fan resonance.
 
     Per post: fan engagement rate (empirical logit ``y``, sampling variance ``v``) measures a latent
     resonance ``r ~ N(0, 1)``: ``y = a_y + type_y + tau * r + eps``. The outcome ``z`` (log reach or
@@ -336,11 +335,11 @@ def build_paid_lift_model(
     """
     with pm.Model(coords={"type": kinds}) as model:
         a_y = pm.Normal("a_y", logit(0.1), 1.5)
-        s_y = pm.HalfNormal("type_sd_y", 0.5)
+        s_y = pm.Gamma("type_sd_y", alpha=2.0, beta=2.0 / 0.5)
         t_y = pm.ZeroSumNormal("type_y", sigma=s_y, dims="type")
         tau = pm.LogNormal("tau", np.log(0.5), 0.75)
         a_z = pm.Normal("a_z", float(np.mean(z)), 3.0)
-        s_z = pm.HalfNormal("type_sd_z", 1.0)
+        s_z = pm.Gamma("type_sd_z", alpha=2.0, beta=2.0 / 1.0)
         t_z = pm.ZeroSumNormal("type_z", sigma=s_z, dims="type")
         c = pm.Normal("covariate_effect", 0.0, 1.0)
         gamma = pm.Normal("paid_lift_log", 0.0, 1.0)

@@ -76,8 +76,7 @@ class Diagnostics:
 
 
 def convergence(idata: Any, var_names: Sequence[str]) -> tuple[float, float, float, int]:
-    """``(max_rhat, min_ess_bulk, min_ess_tail, divergences)`` over ``var_names`` of the
-    posterior."""
+    """``(max_rhat, min_ess_bulk, min_ess_tail, divergences)`` over ``var_names``."""
     post = idata["posterior"]
     names = [v for v in var_names if v in post.data_vars]
     rhat = az.rhat(idata, var_names=names)

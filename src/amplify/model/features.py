@@ -33,8 +33,7 @@ MAX_SEGMENT_LEVELS = 30
 
 @dataclass(frozen=True)
 class Levels:
-    """Category encodings learned at fit time (platforms, formats, segment columns and their
-    levels)."""
+    """Category encodings learned at fit time: platforms, formats, segment columns and levels."""
 
     platforms: tuple[str, ...]
     formats: tuple[str, ...]
@@ -112,8 +111,7 @@ def canonical_platform(name: object) -> str:
 
 
 def detect_segments(posts: pd.DataFrame) -> tuple[str, ...]:
-    """Extra (non-canonical) text columns with 2..``MAX_SEGMENT_LEVELS`` levels, usable as
-    segments."""
+    """Extra text columns with 2..``MAX_SEGMENT_LEVELS`` levels, usable as segments."""
     out = []
     for col in posts.columns:
         if col in C.CANONICAL_COLUMNS:
@@ -128,8 +126,7 @@ def detect_segments(posts: pd.DataFrame) -> tuple[str, ...]:
 
 
 def learn_levels(posts: pd.DataFrame, segments: Sequence[str]) -> Levels:
-    """Category levels of a training table (platforms in canonical order, then others
-    alphabetically)."""
+    """Category levels of a training table (platforms in canonical order, then the others)."""
     _check_columns(posts, segments)
     plats = {canonical_platform(p) for p in posts[C.PLATFORM]}
     ordered = [p for p in C.PLATFORMS if p in plats] + sorted(plats - set(C.PLATFORMS))

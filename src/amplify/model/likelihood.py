@@ -1,5 +1,4 @@
-"""The boost model's likelihood as one fused kernel (numba) with its exact gradient, and its
-PyTensor Op.
+"""The boost model's likelihood: one fused numba kernel with its exact gradient, as a PyTensor Op.
 
 Why a hand-written kernel: the likelihood is a sum over posts of a few conditional normals and a
 NegativeBinomial. Written with stock PyMC distributions it costs ~165 ns per post per gradient and

@@ -64,8 +64,7 @@ def load_uci(path: str | os.PathLike[str]) -> pd.DataFrame:
 
 
 def prepare(df: pd.DataFrame, outcome: str = "nonfan_reach") -> PaidLiftData:
-    """Arrays for :func:`amplify.model.build.build_paid_lift_model` (rows without a Paid flag
-    dropped)."""
+    """Arrays for :func:`amplify.model.build.build_paid_lift_model` (incomplete rows dropped)."""
     if outcome not in OUTCOMES:
         raise ValueError(f"outcome must be one of {sorted(OUTCOMES)}, got {outcome!r}")
     total, fans = OUTCOMES[outcome]
@@ -111,7 +110,7 @@ def fit_paid_lift(
             random_seed=seed,
             progressbar=False,
             nuts_sampler="nutpie",
-            target_accept=0.9,
+            target_accept=0.97,
         )
     post = idata["posterior"]
 

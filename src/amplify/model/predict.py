@@ -1,5 +1,4 @@
-"""Posterior draws -> named parameters, response curves, rankings, predictive draws, log
-likelihoods.
+"""Posterior draws -> named parameters, curves, rankings, predictive draws, log likelihoods.
 
 Everything here is numpy on the posterior (no PyMC): the model's latent resonance ``r`` and CTR
 noise ``u``

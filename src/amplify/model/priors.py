@@ -131,9 +131,9 @@ class Priors(_Strict):
 class SamplerConfig(_Strict):
     """How to fit: NUTS (nutpie by default, PyMC's own as fallback) or a fast approximation.
 
-    ``adaptation`` is nutpie's mass-matrix adaptation: ``"low_rank"`` (default) learns the few strong
-    posterior correlations (CPM vs saturation spend, CVR vs view-through) and gives 2-3x the effective draws
-    per second of ``"diag"`` on this model.
+    ``adaptation`` is nutpie's mass-matrix adaptation: ``"low_rank"`` (default) learns the few
+    strong posterior correlations (CPM vs saturation spend, CVR vs view-through) and gives 2-3x the
+    effective draws per second of ``"diag"`` on this model.
 
     ``method="advi"`` (mean-field ADVI via ``pm.fit``) and ``method="pathfinder"`` are approximate:
     the fit is

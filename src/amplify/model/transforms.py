@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
+from scipy.special import expit
 
 FloatArray = NDArray[np.float64]
 
@@ -94,21 +95,8 @@ def resonance_update(
 
 
 def normal_logp_terms(resid: Any, var: Any, xp: ModuleType = np) -> Any:
-    """Per-row normal log density from residual and variance (including the ``log(2 pi)``
-    constant)."""
+    """Per-row normal log density from residual and variance (with the ``log(2 pi)`` term)."""
     return -0.5 * (xp.log(2.0 * np.pi * var) + resid * resid / var)
-
-
-def negbin_logp_terms(y: Any, mu: Any, alpha: Any, xp: ModuleType = np) -> Any:
-    """Per-row NegativeBinomial(mean ``mu``, shape ``alpha``) log density, without the count terms.
-
-    The full log density is this plus ``lgamma(y + alpha) - lgamma(alpha) - lgamma(y + 1)``; the
-    model adds
-    the alpha-dependent part through a per-platform count table (:func:`count_table`), which
-    replaces one
-    ``lgamma`` per post (and a digamma in the gradient) by a few logs per platform.
-    """
-    return alpha * xp.log(alpha) + y * xp.log(mu) - (alpha + y) * xp.log(alpha + mu)
 
 
 def count_table(y: ArrayLike, group: ArrayLike, n_groups: int) -> FloatArray:
@@ -133,11 +121,10 @@ def log_median_impressions(spend: Any, log_cpm: Any, k: Any, xp: ModuleType = np
 
 
 def expected_ctr(ctr_logit: ArrayLike, noise_sd: ArrayLike) -> FloatArray:
-    """``E[expit(ctr_logit + u)]`` for ``u ~ N(0, noise_sd^2)`` (Gauss-Hermite), broadcast over
-    inputs."""
+    """``E[expit(ctr_logit + u)]`` for ``u ~ N(0, noise_sd^2)`` (Gauss-Hermite), broadcast."""
     a = np.asarray(ctr_logit, dtype=float)[..., None]
     s = np.asarray(noise_sd, dtype=float)[..., None]
-    return np.asarray(np.sum(_GH_WEIGHTS * _expit(a + s * _GH_NODES), axis=-1), dtype=float)
+    return np.asarray(np.sum(_GH_WEIGHTS * expit(a + s * _GH_NODES), axis=-1), dtype=float)
 
 
 def curve_beta(
@@ -147,11 +134,10 @@ def curve_beta(
     view_through: ArrayLike,
     impr_sigma: ArrayLike | float = 0.0,
 ) -> FloatArray:
-    """Conversions per unit spend at low spend: ``1000 / cpm * exp(sigma^2 / 2) * (ctr * cvr +
-    vt)``.
+    """Conversions per unit spend at low spend.
 
-    ``exp(sigma^2 / 2)`` turns the median impressions of the lognormal impression model into the
-    mean.
+    ``1000 / cpm * exp(sigma^2 / 2) * (ctr * cvr + vt)``: ``exp(sigma^2 / 2)`` turns the median
+    impressions of the lognormal impression model into the mean.
     """
     c = np.asarray(cpm, dtype=float)
     lift = np.exp(0.5 * np.asarray(impr_sigma, dtype=float) ** 2)
@@ -159,12 +145,3 @@ def curve_beta(
         view_through, dtype=float
     )
     return np.asarray(1000.0 / c * lift * rate, dtype=float)
-
-
-def _expit(x: FloatArray) -> FloatArray:
-    return np.asarray(0.5 * (1.0 + np.tanh(0.5 * x)), dtype=float)
-
-
-def expit(x: ArrayLike) -> FloatArray:
-    """Numerically stable logistic function on numpy arrays."""
-    return _expit(np.asarray(x, dtype=float))

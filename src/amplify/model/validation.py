@@ -68,8 +68,7 @@ def truth_parameters(truth: WorldTruth, model: BoostModel) -> pd.DataFrame:
 
 
 def interval_coverage(model: BoostModel, truth: pd.DataFrame, prob: float = 0.9) -> pd.DataFrame:
-    """Central ``prob`` posterior interval of each true parameter and whether it covers the
-    truth."""
+    """Central ``prob`` posterior interval of each true parameter and whether it covers it."""
     post = model.idata_["posterior"]
     a = (1.0 - prob) / 2.0
     out = []
