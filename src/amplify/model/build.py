@@ -5,45 +5,39 @@ Model (``p`` = platform of the post, rates on the logit scale, ``r`` the post's 
     r ~ N(m, 1),  m = format effect (ZeroSumNormal)
     reach:             log organic impressions = reach[p] + kappa[p] * r + N(0, reach_sigma[p]^2)
     organic ER:        y_o = er[p]    + tau[p] * r + eps      (eps: known sampling variance v_o)
-    shares/engagement: y_s = share[p] + lam[p] * r + eps      (v_s)
+    shares/engagement: y_s = share[p] + lam[p] * r + eps      (v_s; only with plenty of shares)
     paid CTR:          y_c = ctr[p] + segments + beta[p] * r + u + eps,  u ~ N(0, ctr_sigma[p]^2)
-    (v_c)
     log paid impr.  ~ N(log(1000 s / cpm[p]) - log1p(s / k[p]), impr_sigma[p])
     conversions     ~ NegBin(mean = clicks * cvr[p] + paid_impr * view_through[p], alpha[p])
     log(revenue / conversions) ~ N(value_log[p], value_sigma[p])
 
 ``r`` and ``u`` are integrated out exactly (conditional normals), so the model has a few dozen
-parameters
-whatever the number of posts, and no funnel between per-post latents and platform intercepts.
-``beta`` is
-the organic→paid effect (CTR logit per SD of resonance).
+parameters whatever the number of posts, and no funnel between per-post latents and platform
+intercepts. ``beta`` is the organic→paid effect (CTR logit per SD of resonance).
 
-Parameters are declared in a few stacked blocks so the model compiles fast:
+Parameters are declared in a few stacked blocks:
 
 * ``pooled`` (``pooled_param`` x ``platform``): log CPM, log k, CTR logit, CVR logit, organic
-effect; each
-  partially pooled around ``pooled_mu`` with between-platform sd ``pooled_sd`` (boundary-avoiding
-  LogNormal(log ``*_platform_sd``, 0.5): with three platforms the spread is barely identified, and
-  a prior with
-  mass near zero opens a funnel when the platforms are alike).
+  effect; each partially pooled around ``pooled_mu`` with between-platform sd ``pooled_sd``
+  (boundary-avoiding LogNormal(log ``*_platform_sd``, 0.5): with three platforms the spread is
+  barely identified, and a prior with mass near zero opens a funnel when the platforms are alike).
+  Centered: each platform has many posts, so its data dominate the pooling prior.
 * ``platform_coef`` (``coef_param`` x ``platform``): normal priors, independent per platform
-(organic ER
-  intercept, log resonance loading, reach intercept and loading, shares intercept and loading,
-  log view-through, log value per conversion, log of 1/sqrt(NegBin alpha)). View-through is weakly
-  identified, so it is not pooled (a funnel otherwise).
+  (organic ER intercept, log resonance loading, reach intercept and loading, shares intercept and
+  loading, log view-through, log value per conversion, log of 1/sqrt(NegBin alpha)). View-through
+  is weakly identified, so it is not pooled (a funnel otherwise).
 * ``noise`` (``noise_param`` x ``platform``): HalfNormal noise sds of impressions, CTR, value,
-reach.
+  reach.
 * ``format_effect`` and ``segment_effect_<col>``: ZeroSumNormal effects with Gamma(2) scales.
 
-The likelihood is one fused kernel (:mod:`amplify.model.likelihood`). Data enter through
-``pm.Data`` so one
-compiled model serves every table with the same levels (:func:`compiled_nutpie`).
+The likelihood is one fused kernel (:mod:`amplify.model.likelihood`). nutpie samples the same
+density written directly in numba (:mod:`amplify.model.fastlogp`, tested equal to this model's),
+which avoids a 10-30 s compile per fit; PyMC's NUTS, ADVI and prior predictive draws use this
+model.
 """
 
 from __future__ import annotations
 
-import json
-import threading
 from typing import Any
 
 import numpy as np
@@ -194,7 +188,7 @@ def build_model(feat: Features, levels: Levels, priors: Priors, *, log_k_center:
     levels
         Platform / format / segment levels (the model's coords).
     priors
-        Prior settings and structural switches (``use_organic``, ``use_shares``, ``centered``).
+        Prior settings and structural switches (``use_organic``, ``use_shares``).
     log_k_center
         Log of the prior median of the saturation spend ``k`` (from the observed spend scale).
     """
@@ -209,15 +203,7 @@ def build_model(feat: Features, levels: Levels, priors: Priors, *, log_k_center:
 
         mu = pm.Normal("pooled_mu", pv["pooled_center"], pv["pooled_center_sd"], dims=DIM_POOLED)
         sd = pm.LogNormal("pooled_sd", np.log(pv["pooled_platform_sd"]), 0.5, dims=DIM_POOLED)
-        if priors.centered:
-            pooled = pm.Normal(
-                "pooled", mu[:, None], sd[:, None], dims=(DIM_POOLED, C.DIM_PLATFORM)
-            )
-        else:
-            z = pm.Normal("pooled_z", 0.0, 1.0, dims=(DIM_POOLED, C.DIM_PLATFORM))
-            pooled = pm.Deterministic(
-                "pooled", mu[:, None] + sd[:, None] * z, dims=(DIM_POOLED, C.DIM_PLATFORM)
-            )
+        pooled = pm.Normal("pooled", mu[:, None], sd[:, None], dims=(DIM_POOLED, C.DIM_PLATFORM))
         coef = pm.Normal(
             "platform_coef",
             pv["coef_center"][:, None],
@@ -271,43 +257,6 @@ def build_model(feat: Features, levels: Levels, priors: Priors, *, log_k_center:
         ll = outputs[0]
         pm.Potential("loglik", ll)
     return model
-
-
-# --- compiled-model cache
-# ----------------------------------------------------------------------------
-_CACHE: dict[str, Any] = {}
-_LOCK = threading.Lock()
-
-
-def structure_key(levels: Levels, priors: Priors) -> str:
-    """Everything fixed at compile time: levels and priors (data arrays are swapped in later)."""
-    return json.dumps({"levels": levels.to_dict(), "priors": priors.model_dump()}, sort_keys=True)
-
-
-def compiled_nutpie(
-    feat: Features, levels: Levels, priors: Priors, *, log_k_center: float
-) -> tuple[Any, bool]:
-    """A nutpie-compiled model for this table, reusing a cached compile when the structure matches.
-
-    Returns
-    -------
-    compiled, reused
-        The compiled model with this table's data swapped in, and whether a compile was reused.
-    """
-    import nutpie
-
-    key = structure_key(levels, priors)
-    arrays = data_arrays(feat, levels, log_k_center=log_k_center)
-    with _LOCK:
-        base = _CACHE.get(key)
-        if base is None:
-            model = build_model(feat, levels, priors, log_k_center=log_k_center)
-            base = nutpie.compile_pymc_model(model, backend="numba")
-            if len(_CACHE) >= 8:
-                _CACHE.pop(next(iter(_CACHE)))
-            _CACHE[key] = base
-            return base, False
-    return base.with_data(**arrays), True
 
 
 # --- the paid-lift model for page exports without spend (e.g. the UCI Facebook page posts)

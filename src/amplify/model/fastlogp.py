@@ -1,15 +1,16 @@
-"""The boost model's whole log density (priors, transforms, likelihood) as one numba function, for nutpie.
+"""The boost model's whole log density (priors, transforms, likelihood) as one numba function.
 
-``nutpie.compile_pymc_model`` turns the PyMC model into numba code on every fit: 10-30 s on two cores,
-the larger part of a fit for a few thousand posts. This module writes the same density directly: the
-priors and unconstraining transforms of :func:`amplify.model.build.build_model` (centered version) plus the
-fused likelihood kernel of :mod:`amplify.model.likelihood`. It compiles once per machine (numba disk cache)
-and loads in about a second; nutpie samples it through ``nutpie.from_pyfunc``. The PyMC model stays the
-definition (PyMC's NUTS, ADVI and prior predictive use it); tests check the two densities agree.
+``nutpie.compile_pymc_model`` turns the PyMC model into numba code on every fit: 10-30 s on two
+cores, the larger part of a fit for a few thousand posts. This module writes the same density
+directly: the priors and unconstraining transforms of :func:`amplify.model.build.build_model` plus
+the fused likelihood kernel of :mod:`amplify.model.likelihood`. It compiles once per machine (numba
+disk cache) and loads in about a second; nutpie samples it through ``from_pyfunc``. The PyMC model
+stays the definition (PyMC's NUTS, ADVI and prior predictive use it); tests check that both give the
+same log density (up to a constant) and gradient in the same unconstrained coordinates.
 
-Unconstrained coordinates, in order: ``pooled_mu``, ``log pooled_sd``, ``pooled`` (row-major),
-``platform_coef``, ``log noise``, then ``log format_sigma`` and the ``n - 1`` free coordinates of
-``format_effect`` (PyMC's zero-sum transform), then the same pair per segment column.
+Unconstrained coordinates, in PyMC's order: ``pooled_mu``, ``log pooled_sd``, ``pooled``
+(row-major), ``platform_coef``, ``log noise``, then ``log format_sigma`` and the ``n - 1`` free
+coordinates of ``format_effect`` (PyMC's zero-sum transform), then the same pair per segment column.
 """
 
 from __future__ import annotations
@@ -88,9 +89,7 @@ class Layout:
 
 
 def make_layout(levels: Levels, priors: Priors) -> Layout:
-    """Block sizes, prior constants and output names for these levels and priors (centered model)."""
-    if not priors.centered:
-        raise ValueError("the fast nutpie path implements the centered model only")
+    """Block sizes, prior constants and output names for these levels and priors."""
     organic = priors.use_organic
     shares = organic and priors.use_shares is True
     pn, cn, nn = pooled_names(priors), coef_names(priors), noise_names(priors)
@@ -102,9 +101,9 @@ def make_layout(levels: Levels, priors: Priors) -> Layout:
     src = np.zeros((3, len(THETA_ROWS)), dtype=np.int64)
     for t, name in enumerate(THETA_ROWS):
         block, source, tf = _THETA_SOURCES[name]
-        names = {_POOLED: pn, _COEF: cn, _NOISE: nn}[block]
-        if source in names:
-            src[:, t] = (block, names.index(source), tf)
+        block_names = {_POOLED: pn, _COEF: cn, _NOISE: nn}[block]
+        if source in block_names:
+            src[:, t] = (block, block_names.index(source), tf)
         else:
             src[:, t] = (_ZERO, 0, _ID)
 
@@ -191,7 +190,7 @@ def make_layout(levels: Levels, priors: Priors) -> Layout:
     )
 
 
-# --- zero-sum transform (PyMC's ZeroSumTransform on one axis) --------------------------------------
+# --- zero-sum transform (PyMC's ZeroSumTransform on one axis) ----------------------------------
 @numba.njit(cache=True, inline="always")
 def _zerosum_backward(y: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
     n = y.shape[0] + 1
@@ -376,7 +375,7 @@ def fast_logp(
 
 
 def expand(x: np.ndarray, layout: Layout) -> dict[str, np.ndarray]:
-    """Named constrained values (as in the PyMC model's posterior) at the unconstrained point ``x``."""
+    """Named constrained values (as in the PyMC model's posterior) at unconstrained ``x``."""
     k1, k2, k3, n_p, n_f = (int(v) for v in layout.dims[:5])
     o = 0
     out: dict[str, np.ndarray] = {}
@@ -401,7 +400,7 @@ def expand(x: np.ndarray, layout: Layout) -> dict[str, np.ndarray]:
 
 
 def initial_point(layout: Layout, log_k_center: float, seed: int) -> np.ndarray:
-    """Prior centers with a U(-1, 1) jitter on every unconstrained coordinate (as PyMC's default)."""
+    """Prior centers with a U(-1, 1) jitter on every unconstrained coordinate (as PyMC does)."""
     k1, k2, k3, n_p, _ = (int(v) for v in layout.dims[:5])
     pc = layout.prior[:k1].copy()
     pc[int(layout.dims[5])] = log_k_center
@@ -417,7 +416,7 @@ def initial_point(layout: Layout, log_k_center: float, seed: int) -> np.ndarray:
 
 def compiled(feat: Features, levels: Levels, priors: Priors, *, log_k_center: float) -> Any:
     """A nutpie model (``nutpie.from_pyfunc``) of the boost model's density for this table."""
-    import nutpie
+    from nutpie.compiled_pyfunc import from_pyfunc
 
     layout = make_layout(levels, priors)
     arrays = data_arrays(feat, levels, log_k_center=log_k_center)
@@ -458,7 +457,7 @@ def compiled(feat: Features, levels: Levels, priors: Priors, *, log_k_center: fl
     def make_initial_point(seed: int) -> np.ndarray:
         return initial_point(layout, log_k_center, int(seed) % (2**32))
 
-    return nutpie.from_pyfunc(
+    return from_pyfunc(
         ndim=layout.n_dim,
         make_logp_fn=make_logp_fn,
         make_expand_fn=make_expand_fn,

@@ -51,8 +51,6 @@ class Priors(_Strict):
         them when posts typically have at least 10 shares and 10 non-share engagements: below that
         the
         normal approximation of the shares logit is biased (and would fake a resonance signal).
-    centered
-        Centered (default; best when each platform has many posts) or non-centered platform effects.
     """
 
     # paid impressions
@@ -125,7 +123,6 @@ class Priors(_Strict):
     # structure
     use_organic: bool = True
     use_shares: bool | Literal["auto"] = "auto"
-    centered: bool = True
 
 
 class SamplerConfig(_Strict):
