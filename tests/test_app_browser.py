@@ -92,8 +92,11 @@ def test_upload_plan_and_change_budget(chromium: str, app_url: str, tmp_path: Pa
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1200})
             page.set_default_timeout(45_000)
+            expect.set_options(timeout=45_000)  # assertions keep their own 5 s default otherwise
             page.goto(app_url)
-            expect(page.get_by_text("Active data: Sample account (bundled)")).to_be_visible()
+            expect(page.get_by_text("Active data: Sample account (bundled)")).to_be_visible(
+                timeout=60_000
+            )
 
             # upload an export on the Data page
             page.locator('input[type="file"]').set_input_files(str(export_file(tmp_path)))

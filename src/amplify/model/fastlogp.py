@@ -191,7 +191,7 @@ def make_layout(levels: Levels, priors: Priors) -> Layout:
 
 
 # --- zero-sum transform (PyMC's ZeroSumTransform on one axis) ----------------------------------
-@numba.njit(cache=True, inline="always")
+@numba.njit(cache=True, inline="always", error_model="numpy")
 def _zerosum_backward(y: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
     n = y.shape[0] + 1
     s = y.sum()
@@ -202,14 +202,14 @@ def _zerosum_backward(y: np.ndarray) -> np.ndarray:  # pragma: no cover - compil
     return out
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(cache=True, inline="always", error_model="numpy")
 def _zerosum_adjoint(g: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
     n = g.shape[0]
     head = g[: n - 1]
     return head - head.sum() / (np.sqrt(n) + n) - g[n - 1] / np.sqrt(n)
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, error_model="numpy")
 def fast_logp(
     x: np.ndarray,
     rows: np.ndarray,
@@ -371,12 +371,14 @@ def fast_logp(
         m = seg_sizes[c]
         grad[seg_z_off[c] : seg_z_off[c] + m - 1] += _zerosum_adjoint(g_seg[pos : pos + m])
         pos += m
+    if not np.isfinite(lp):  # far out in the tails (warm-up): let the sampler reject the point
+        lp = -np.inf
     return lp, grad
 
 
 def expand(x: np.ndarray, layout: Layout) -> dict[str, np.ndarray]:
     """Named constrained values (as in the PyMC model's posterior) at unconstrained ``x``."""
-    k1, k2, k3, n_p, n_f = (int(v) for v in layout.dims[:5])
+    k1, k2, k3, n_p = (int(v) for v in layout.dims[:4])
     o = 0
     out: dict[str, np.ndarray] = {}
     out["pooled_mu"] = x[o : o + k1].copy()
@@ -395,7 +397,6 @@ def expand(x: np.ndarray, layout: Layout) -> dict[str, np.ndarray]:
         out[rest[j]] = np.asarray(np.exp(x[o]))
         out[rest[j + 1]] = _zerosum_backward(np.ascontiguousarray(x[o + 1 : o + size]))
         o += size
-    del n_f
     return out
 
 

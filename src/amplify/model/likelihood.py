@@ -135,7 +135,7 @@ ROW_FIELDS: tuple[str, ...] = (
 _HALF_LOG_2PI = 0.9189385332046727
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(cache=True, inline="always", error_model="numpy")
 def _stage_fwd(
     mean: float, var: float, y: float, v: float, icpt: float, load: float
 ) -> tuple[float, float, float, float, float]:  # pragma: no cover - compiled
@@ -147,7 +147,7 @@ def _stage_fwd(
     return r, sv, mean + gain * r, var * v / sv, ll
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(cache=True, inline="always", error_model="numpy")
 def _stage_bwd(
     a_new_mean: float,
     a_new_var: float,
@@ -178,7 +178,7 @@ def _stage_bwd(
     return a_mean, a_var, -a_r, a_load, a_v
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, error_model="numpy")
 def boost_loglik(
     theta: np.ndarray,
     fe: np.ndarray,
@@ -427,7 +427,7 @@ class BoostLogLik(Op):
 
 # One jitted entry point per structural variant, defined at module level: no closure variables for
 # PyTensor's numba cache to hoist (closure flags baked into cached code made the variants collide).
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def _op_organic_shares(theta, fe, seg, rows, idx, table, const):
     ll, g_theta, g_fe, g_seg = boost_loglik(
         theta, fe, seg, rows, idx, table, const.item(), True, True
@@ -435,7 +435,7 @@ def _op_organic_shares(theta, fe, seg, rows, idx, table, const):
     return np.asarray(ll), g_theta, g_fe, g_seg
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def _op_organic(theta, fe, seg, rows, idx, table, const):
     ll, g_theta, g_fe, g_seg = boost_loglik(
         theta, fe, seg, rows, idx, table, const.item(), True, False
@@ -443,7 +443,7 @@ def _op_organic(theta, fe, seg, rows, idx, table, const):
     return np.asarray(ll), g_theta, g_fe, g_seg
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def _op_paid_only(theta, fe, seg, rows, idx, table, const):
     ll, g_theta, g_fe, g_seg = boost_loglik(
         theta, fe, seg, rows, idx, table, const.item(), False, False
