@@ -249,7 +249,7 @@ def test_recommend_from_a_saved_model_with_constraints(
     fitted: dict[str, Any], tmp_path: Path
 ) -> None:
     out = tmp_path / "plan.csv"
-    r = invoke(
+    args = (
         "recommend",
         "--model",
         fitted["model"],
@@ -262,9 +262,8 @@ def test_recommend_from_a_saved_model_with_constraints(
         "TikTok=400",
         "--seed",
         "2",
-        "--out",
-        out,
     )
+    r = invoke(*args, "--out", out)
     assert r.exit_code == 0, r.output
     assert "plan for a budget of 3,000.00" in r.stdout
     assert "total: spend 3,000.00" in r.stdout
@@ -274,20 +273,7 @@ def test_recommend_from_a_saved_model_with_constraints(
     assert by_platform["tiktok"] == pytest.approx(400)
     assert by_platform["facebook"] >= 500 - 1e-6
     # the same again as JSON: same seed, same plan
-    code, doc = invoke_json(
-        "recommend",
-        "--model",
-        fitted["model"],
-        "--allow-bad-fit",
-        "--budget",
-        "3000",
-        "--min",
-        "facebook=500",
-        "--lock",
-        "TikTok=400",
-        "--seed",
-        "2",
-    )
+    code, doc = invoke_json(*args)
     assert code == 0
     assert doc["plan"]["spend"] == pytest.approx(dict(zip(plan["arm"], plan["spend"], strict=True)))
     assert doc["plan"]["total"]["conv_p10"] <= doc["plan"]["total"]["conv_mean"]

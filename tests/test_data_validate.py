@@ -149,31 +149,34 @@ def test_missing_file(tmp_path: Path) -> None:
     _assert_reported(_problems(tmp_path / "nope.csv"), [(None, None, "not found")], exact=True)
 
 
-def test_mapping_to_a_header_the_file_lacks() -> None:
-    err = _problems(
-        EXPORTS / "generic_mapping_segments.csv",
-        mapping={"post_id": "ad_id", "spend": "Spnt"},
-        defaults={"platform": "facebook"},
-    )
-    _assert_reported(err, [(None, "Spnt", "did you mean 'Spent'")], exact=True)
-
-
-def test_mapping_key_that_is_not_a_column() -> None:
-    err = _problems(
-        EXPORTS / "generic_mapping_segments.csv",
-        mapping={"post_id": "ad_id", "spent": "Spent"},
-        defaults={"platform": "facebook"},
-    )
-    _assert_reported(err, [(None, "mapping['spent']", "did you mean 'spend'")], exact=True)
-
-
-def test_default_with_unknown_platform() -> None:
-    err = _problems(
-        EXPORTS / "generic_mapping_segments.csv",
-        mapping={"post_id": "ad_id"},
-        defaults={"platform": "myspace"},
-    )
-    _assert_reported(err, [(None, "defaults['platform']", "unknown platform")], exact=True)
+@pytest.mark.parametrize(
+    ("mapping", "defaults", "expected"),
+    [
+        pytest.param(
+            {"post_id": "ad_id", "spend": "Spnt"},
+            {"platform": "facebook"},
+            (None, "Spnt", "did you mean 'Spent'"),
+            id="mapping-to-a-header-the-file-lacks",
+        ),
+        pytest.param(
+            {"post_id": "ad_id", "spent": "Spent"},
+            {"platform": "facebook"},
+            (None, "mapping['spent']", "did you mean 'spend'"),
+            id="mapping-key-that-is-not-a-column",
+        ),
+        pytest.param(
+            {"post_id": "ad_id"},
+            {"platform": "myspace"},
+            (None, "defaults['platform']", "unknown platform"),
+            id="default-with-unknown-platform",
+        ),
+    ],
+)
+def test_bad_mapping_or_default_is_reported(
+    mapping: dict[str, str], defaults: dict[str, str], expected: Expected
+) -> None:
+    err = _problems(EXPORTS / "generic_mapping_segments.csv", mapping=mapping, defaults=defaults)
+    _assert_reported(err, [expected], exact=True)
 
 
 def test_many_bad_rows_are_listed_then_summarised(tmp_path: Path) -> None:

@@ -25,14 +25,26 @@ import sys
 import traceback
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
 from amplify.errors import AmplifyError, DataError
-from amplify.pipeline import SettingsError, _jsonable, fit_problems
+from amplify.pipeline import (
+    RecommendSettings,
+    SettingsError,
+    _jsonable,
+    fit,
+    fit_problems,
+    load_posts,
+)
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from amplify.model import BoostModel
 
 EXIT_OK = 0
 EXIT_INTERNAL = 1
@@ -152,6 +164,25 @@ def sampler_overrides(
     return given or None
 
 
+def fit_overrides(
+    source: str | None,
+    mapping: Sequence[str] | None,
+    method: str | None,
+    draws: int | None,
+    tune: int | None,
+    chains: int | None,
+    seed: int | None,
+) -> dict[str, Any]:
+    """The settings overrides of the data and fitting flags every fitting verb takes
+    (``--source --map --method --draws --tune --chains --seed``)."""
+    return {
+        "source": source,
+        "columns": parse_pairs(mapping, "--map") or None,
+        "sampler": sampler_overrides(method, draws, tune, chains),
+        "seed": seed,
+    }
+
+
 # --- output ------------------------------------------------------------------------------------
 
 
@@ -262,6 +293,35 @@ def _diagnostics_dict(diag: Any) -> dict[str, Any]:
     if isinstance(diag, Mapping):
         return dict(diag)
     return {"ok": bool(getattr(diag, "ok", False))}
+
+
+def fit_with_progress(
+    posts: pd.DataFrame, settings: RecommendSettings, *, json_mode: bool
+) -> BoostModel:
+    """Fit the model to ``posts`` behind a "fitting" progress bar."""
+    with progress_bar("fitting", json_mode=json_mode) as bar:
+        return fit(posts, settings, progress=stage_callback(bar))
+
+
+def load_or_fit(
+    input_path: Path | None,
+    model_dir: Path | None,
+    settings: RecommendSettings,
+    *,
+    json_mode: bool,
+) -> BoostModel:
+    """The model saved in ``model_dir`` (by ``amplify fit``), else one fitted here to the account
+    data in ``input_path`` (exactly one of them is given)."""
+    if model_dir is not None:
+        from amplify.model import BoostModel
+
+        if not model_dir.is_dir():
+            raise SettingsError(
+                f"--model {model_dir}: not a folder (save one with `amplify fit DATA --out DIR`)"
+            )
+        return BoostModel.load(model_dir)
+    assert input_path is not None
+    return fit_with_progress(load_posts(input_path, settings), settings, json_mode=json_mode)
 
 
 # --- progress ----------------------------------------------------------------------------------

@@ -20,14 +20,12 @@ from amplify.commands.common import (
     TuneOpt,
     check_fit,
     emit_json,
+    fit_overrides,
+    fit_with_progress,
     handle_errors,
     info,
-    parse_pairs,
-    progress_bar,
-    sampler_overrides,
-    stage_callback,
 )
-from amplify.pipeline import atomic_write_dir, fit, load_posts, make_settings
+from amplify.pipeline import atomic_write_dir, load_posts, make_settings
 
 
 def fit_command(
@@ -50,15 +48,10 @@ def fit_command(
     """
     with handle_errors(json_mode):
         settings = make_settings(
-            settings_file,
-            source=source,
-            columns=parse_pairs(mapping, "--map") or None,
-            sampler=sampler_overrides(method, draws, tune, chains),
-            seed=seed,
+            settings_file, **fit_overrides(source, mapping, method, draws, tune, chains, seed)
         )
         posts = load_posts(data, settings)
-        with progress_bar("fitting", json_mode=json_mode) as bar:
-            model = fit(posts, settings, progress=stage_callback(bar))
+        model = fit_with_progress(posts, settings, json_mode=json_mode)
         diagnostics = check_fit(model, allow_bad_fit=allow_bad_fit, json_mode=json_mode)
 
         def save(tmp: Path) -> None:

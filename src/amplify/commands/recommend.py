@@ -37,14 +37,13 @@ from amplify.commands.common import (
     check_fit,
     emit_json,
     err_console,
+    fit_overrides,
     handle_errors,
     info,
+    load_or_fit,
     parse_amounts,
-    parse_pairs,
     progress_bar,
-    sampler_overrides,
     show,
-    stage_callback,
     warn,
 )
 from amplify.pipeline import (
@@ -52,7 +51,6 @@ from amplify.pipeline import (
     RecommendSettings,
     SettingsError,
     atomic_write_text,
-    fit,
     load_posts,
     make_settings,
     plan_records,
@@ -199,10 +197,7 @@ def recommend_command(
             level=level,
             policy=policy,
             n_boosts=n_boosts,
-            source=source,
-            columns=parse_pairs(mapping, "--map") or None,
-            sampler=sampler_overrides(method, draws, tune, chains),
-            seed=seed,
+            **fit_overrides(source, mapping, method, draws, tune, chains, seed),
         )
         if settings.budget is None:
             raise SettingsError(
@@ -254,21 +249,8 @@ def _single(
     allow_bad_fit: bool,
     json_mode: bool,
 ) -> None:
-    if model_dir is not None:
-        from amplify.model import BoostModel
-
-        if not model_dir.is_dir():
-            raise SettingsError(
-                f"--model {model_dir}: not a folder (save one with `amplify fit DATA --out DIR`)"
-            )
-        model = BoostModel.load(model_dir)
-        source = str(model_dir)
-    else:
-        assert input_path is not None
-        posts = load_posts(input_path, settings)
-        with progress_bar("fitting", json_mode=json_mode) as bar:
-            model = fit(posts, settings, progress=stage_callback(bar))
-        source = str(input_path)
+    model = load_or_fit(input_path, model_dir, settings, json_mode=json_mode)
+    source = str(model_dir if model_dir is not None else input_path)
     diagnostics = check_fit(model, allow_bad_fit=allow_bad_fit, json_mode=json_mode)
     cands = load_posts(candidates_path, settings) if candidates_path is not None else None
     plan = recommend(model, settings, candidates=cands)

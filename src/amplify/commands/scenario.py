@@ -15,7 +15,7 @@ The file is a list of scenarios, or a mapping with a ``scenarios:`` list and the
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import pandas as pd
 import typer
@@ -33,22 +33,17 @@ from amplify.commands.common import (
     TuneOpt,
     check_fit,
     emit_json,
+    fit_overrides,
     handle_errors,
     info,
-    parse_pairs,
-    progress_bar,
-    sampler_overrides,
+    load_or_fit,
     show,
-    stage_callback,
 )
 from amplify.commands.recommend import frame_table
 from amplify.pipeline import (
-    RecommendSettings,
     SettingsError,
     _jsonable,
     atomic_write_text,
-    fit,
-    load_posts,
     load_scenarios,
     make_settings,
     what_if,
@@ -107,17 +102,13 @@ def scenario_command(
             except SettingsError as err:
                 raise SettingsError(f"{scenarios_file}:\n{err}") from None
         settings = settings.with_overrides(
-            budget=budget,
-            source=source,
-            columns=parse_pairs(mapping, "--map") or None,
-            sampler=sampler_overrides(method, draws, tune, chains),
-            seed=seed,
+            budget=budget, **fit_overrides(source, mapping, method, draws, tune, chains, seed)
         )
         if settings.budget is None:
             raise SettingsError(
                 "budget: missing; give --budget or set `budget:` in the scenario or settings file"
             )
-        model = _model(input_path, model_dir, settings, json_mode=json_mode)
+        model = load_or_fit(input_path, model_dir, settings, json_mode=json_mode)
         diagnostics = check_fit(model, allow_bad_fit=allow_bad_fit, json_mode=json_mode)
         table = what_if(model, settings, scenarios)
         no_effect = table.loc[
@@ -146,23 +137,6 @@ def scenario_command(
         show(frame_table(readable_comparison(shown, by_platform), title=title))
         if out is not None:
             info(f"table written to {out}")
-
-
-def _model(
-    input_path: Path | None, model_dir: Path | None, settings: RecommendSettings, *, json_mode: bool
-) -> Any:
-    if model_dir is not None:
-        from amplify.model import BoostModel
-
-        if not model_dir.is_dir():
-            raise SettingsError(
-                f"--model {model_dir}: not a folder (save one with `amplify fit DATA --out DIR`)"
-            )
-        return BoostModel.load(model_dir)
-    assert input_path is not None
-    posts = load_posts(input_path, settings)
-    with progress_bar("fitting", json_mode=json_mode) as bar:
-        return fit(posts, settings, progress=stage_callback(bar))
 
 
 def _write_table(table: pd.DataFrame, out: Path) -> None:

@@ -341,6 +341,35 @@ def _resolve_mapping(ctx: Context, mapping: Mapping[str, str]) -> dict[str, str]
     return resolved
 
 
+def _mapped_fields(ctx: Context, user: Mapping[str, str]) -> tuple[dict[str, Field], set[str]]:
+    """The fields of the user's resolved mapping, and the headers they use."""
+    used: set[str] = set(user.values())
+    fields: dict[str, Field] = {c: ctx.field(c, h) for c, h in user.items()}
+    return fields, used
+
+
+def _taker(
+    ctx: Context,
+    patterns: Mapping[str, tuple[str, ...]],
+    fields: dict[str, Field],
+    used: set[str],
+) -> Callable[[str, str], str | None]:
+    """``take(key, canonical)``: unless ``canonical`` already has a field, the first unused header
+    matching ``patterns[key]`` becomes it (and is marked used); returns that header, else None."""
+    headers = ctx.raw.headers
+
+    def take(key: str, canonical: str) -> str | None:
+        if canonical in fields:
+            return None
+        header = find_header(headers, patterns[key], exclude=used)
+        if header is not None:
+            fields[canonical] = ctx.field(canonical, header)
+            used.add(header)
+        return header
+
+    return take
+
+
 def _list(headers: list[str], limit: int = 12) -> str:
     shown = ", ".join(f"'{h}'" for h in headers[:limit])
     return shown + (f" and {len(headers) - limit} more" if len(headers) > limit else "")
@@ -480,15 +509,8 @@ def import_meta(
                 "warning",
             )
 
-    used: set[str] = set(user.values())
-    fields: dict[str, Field] = {c: ctx.field(c, h) for c, h in user.items()}
-
-    def take(key: str, canonical: str) -> str | None:
-        header = find_header(headers, H[key], exclude=used)
-        if header is not None and canonical not in fields:
-            fields[canonical] = ctx.field(canonical, header)
-            used.add(header)
-        return header
+    fields, used = _mapped_fields(ctx, user)
+    take = _taker(ctx, H, fields, used)
 
     # identity
     names = {k: find_header(headers, H[k]) for k in ("ad_name", "adset_name", "campaign_name")}
@@ -664,17 +686,8 @@ def import_tiktok(
     headers = raw.headers
     ctx = Context(raw)
     user = _resolve_mapping(ctx, mapping)
-    used: set[str] = set(user.values())
-    fields: dict[str, Field] = {c: ctx.field(c, h) for c, h in user.items()}
-
-    def take(key: str, canonical: str) -> str | None:
-        if canonical in fields:
-            return None
-        header = find_header(headers, H[key], exclude=used)
-        if header is not None:
-            fields[canonical] = ctx.field(canonical, header)
-            used.add(header)
-        return header
+    fields, used = _mapped_fields(ctx, user)
+    take = _taker(ctx, H, fields, used)
 
     if C.POST_ID not in fields:
         id_col = (
@@ -734,17 +747,8 @@ def import_meta_organic(
     headers = raw.headers
     ctx = Context(raw)
     user = _resolve_mapping(ctx, mapping)
-    used: set[str] = set(user.values())
-    fields: dict[str, Field] = {c: ctx.field(c, h) for c, h in user.items()}
-
-    def take(key: str, canonical: str) -> str | None:
-        if canonical in fields:
-            return None
-        header = find_header(headers, H[key], exclude=used)
-        if header is not None:
-            fields[canonical] = ctx.field(canonical, header)
-            used.add(header)
-        return header
+    fields, used = _mapped_fields(ctx, user)
+    take = _taker(ctx, H, fields, used)
 
     if take("post_id", C.POST_ID) is None and C.POST_ID not in fields:
         _missing_column(

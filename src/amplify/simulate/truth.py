@@ -194,60 +194,32 @@ DEFAULT_FORMAT_EFFECTS: dict[str, float] = {
 }
 DEFAULT_SEGMENT_CTR: dict[str, float] = {"broad": 0.0, "interest": 0.15, "lookalike": 0.3}
 
+# Each platform's defaults, one column a platform. Facebook: the dearest reach and a modest CTR, but
+# the highest purchase intent and the largest audience (slow saturation). Instagram: high organic
+# engagement, lowest purchase intent per click. TikTok: cheap impressions and high paid CTR, but a
+# small reachable audience per boost (fast saturation).
+_DEFAULT_PLATFORMS = (FACEBOOK, INSTAGRAM, TIKTOK)
+# fmt: off
+_DEFAULT_PARAMS: dict[str, tuple[float, float, float]] = {
+    #                 facebook        instagram       tiktok
+    "cpm":           (10.0,           8.0,            6.0),
+    "k":             (400.0,          150.0,          120.0),
+    "impr_sigma":    (0.25,           0.25,           0.3),
+    "ctr_logit":     (logit(0.0055),  logit(0.0045),  logit(0.008)),
+    "resonance_ctr": (0.35,           0.45,           0.5),
+    "ctr_sigma":     (0.3,            0.3,            0.35),
+    "er_logit":      (logit(0.013),   logit(0.035),   logit(0.015)),
+    "resonance_er":  (0.5,            0.5,            0.6),
+    "cvr":           (0.039,          0.029,          0.036),
+    "view_through":  (5e-5,           3e-5,           2e-5),
+    "conv_alpha":    (20.0,           20.0,           15.0),
+    "value":         (55.0,           45.0,           35.0),
+    "share_rate":    (0.12,           0.06,           0.10),
+}
+# fmt: on
 _DEFAULTS: dict[str, PlatformTruth] = {
-    # Facebook: the dearest reach and a modest CTR, but the highest purchase intent and the largest
-    # audience (slow saturation).
-    FACEBOOK: PlatformTruth(
-        name=FACEBOOK,
-        cpm=10.0,
-        k=400.0,
-        impr_sigma=0.25,
-        ctr_logit=logit(0.0055),
-        resonance_ctr=0.35,
-        ctr_sigma=0.3,
-        er_logit=logit(0.013),
-        resonance_er=0.5,
-        cvr=0.039,
-        view_through=5e-5,
-        conv_alpha=20.0,
-        value=55.0,
-        share_rate=0.12,
-    ),
-    # Instagram: high organic engagement, lowest purchase intent per click.
-    INSTAGRAM: PlatformTruth(
-        name=INSTAGRAM,
-        cpm=8.0,
-        k=150.0,
-        impr_sigma=0.25,
-        ctr_logit=logit(0.0045),
-        resonance_ctr=0.45,
-        ctr_sigma=0.3,
-        er_logit=logit(0.035),
-        resonance_er=0.5,
-        cvr=0.029,
-        view_through=3e-5,
-        conv_alpha=20.0,
-        value=45.0,
-        share_rate=0.06,
-    ),
-    # TikTok: cheap impressions and high paid CTR, but a small reachable audience per boost (fast
-    # saturation).
-    TIKTOK: PlatformTruth(
-        name=TIKTOK,
-        cpm=6.0,
-        k=120.0,
-        impr_sigma=0.3,
-        ctr_logit=logit(0.008),
-        resonance_ctr=0.5,
-        ctr_sigma=0.35,
-        er_logit=logit(0.015),
-        resonance_er=0.6,
-        cvr=0.036,
-        view_through=2e-5,
-        conv_alpha=15.0,
-        value=35.0,
-        share_rate=0.10,
-    ),
+    name: PlatformTruth(name, **{param: column[i] for param, column in _DEFAULT_PARAMS.items()})
+    for i, name in enumerate(_DEFAULT_PLATFORMS)
 }
 
 # Jitter per parameter: ("log", sd) multiplies by LogNormal(0, sd); ("add", sd) adds Normal(0, sd).

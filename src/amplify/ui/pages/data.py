@@ -6,6 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from amplify import constants as C
+from amplify.data.validate import DESCRIPTIONS
 from amplify.ui import session
 from amplify.ui import state as S
 from amplify.ui.guard import page_guard
@@ -13,21 +14,12 @@ from amplify.ui.tables import problems_frame
 from amplify.ui.upload import DEFAULT_LIMIT_MB, SOURCES, headers, load_upload, too_large
 
 NONE = "(not in file)"
-#: Columns offered in the generic column mapping, with what they mean.
+#: Columns offered in the generic column mapping, with what they mean (``boosted`` is derived).
 MAPPABLE: dict[str, str] = {
+    **{c: what for c, what in DESCRIPTIONS.items() if c != C.BOOSTED},
     C.POST_ID: "post id (required)",
     C.PLATFORM: "platform (required)",
     C.POSTED_AT: "posted at",
-    C.FORMAT: "format",
-    C.ORGANIC_IMPRESSIONS: "organic impressions",
-    C.ORGANIC_REACH: "organic reach",
-    C.ORGANIC_ENGAGEMENTS: "organic engagements",
-    C.ORGANIC_SHARES: "organic shares",
-    C.SPEND: "spend",
-    C.PAID_IMPRESSIONS: "paid impressions",
-    C.CLICKS: "clicks",
-    C.CONVERSIONS: "conversions",
-    C.REVENUE: "revenue",
 }
 
 
