@@ -63,7 +63,7 @@ def run_world(seed: int, n_posts: int, draws: int, tune: int) -> tuple[pd.DataFr
         "divergences": d.divergences,
         "baseline_max_rhat": base.diagnostics_.max_rhat,
         "baseline_divergences": base.diagnostics_.divergences,
-        "coverage_90": float(cov["covered"].mean()),
+        "param_coverage_90": float(cov["covered"].mean()),
         **held,
     }
     return cov, row
@@ -85,7 +85,7 @@ def main() -> None:
         covs.append(cov)
         rows.append(row)
         print(
-            f"world {seed:2d}: coverage {row['coverage_90']:.2f}  held-out coverage "
+            f"world {seed:2d}: coverage {row['param_coverage_90']:.2f}  held-out coverage "
             f"{row['coverage_90']:.2f}/{row['coverage_90_inclusive']:.2f} (n={row['n']})  "
             f"elpd diff {row['elpd_diff']:+.1f} ± {row['elpd_diff_se']:.1f}  "
             f"r_hat {row['max_rhat']:.3f}  div {row['divergences']}  {row['fit_s']:.0f}s",

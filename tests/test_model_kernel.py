@@ -27,7 +27,12 @@ from amplify.model.diagnostics import pit_coverage
 from amplify.model.features import Features, Levels, learn_levels, make_features
 from amplify.model.likelihood import THETA_ROWS, boost_loglik
 from amplify.model.predict import Draws, pointwise_loglik
-from amplify.model.transforms import count_table, empirical_logit, resonance_update
+from amplify.model.transforms import (
+    binomial_logit_moments,
+    count_table,
+    empirical_logit,
+    resonance_update,
+)
 from amplify.simulate import World, default_truth
 
 
@@ -171,6 +176,43 @@ def test_empirical_logit_and_resonance_update() -> None:
     # an unobserved indicator leaves the belief alone
     _, _, m2, v2 = resonance_update(0.2, 1.0, 1.0, 0.5, 0.1, 2.0, mask=0.0)
     assert (m2, v2) == (0.2, 1.0)
+
+
+def test_shares_logit_is_unbiased_at_small_counts() -> None:
+    # exact moments equal brute force over the binomial, also for tiny counts
+    for n, p in [(3, 0.1), (10, 0.12), (400, 0.05)]:
+        e = np.arange(n + 1)
+        w = np.exp(
+            gammaln(n + 1)
+            - gammaln(e + 1)
+            - gammaln(n - e + 1)
+            + e * np.log(p)
+            + (n - e) * np.log1p(-p)
+        )
+        y = np.log((e + 0.5) / (n - e + 0.5))
+        m, v = binomial_logit_moments(n, p)
+        assert m == pytest.approx(np.sum(w * y), abs=1e-9)
+        assert v == pytest.approx(np.sum(w * (y - np.sum(w * y)) ** 2), abs=1e-9)
+    # fractional engagement counts (edited or averaged exports) are rounded, not NaN
+    assert np.isfinite(binomial_logit_moments([40.5, 10.2], 0.1)).all()
+    # posts with few shares: the observed-count weighting is biased upwards (the reason for the
+    # correction), the corrected indicator is not (inverse-variance mean within 3 standard errors)
+    rng = np.random.default_rng(0)
+    rate, eng = 0.1, rng.integers(5, 60, size=20_000)
+    shares = rng.binomial(eng, rate)
+    y_raw, v_raw = empirical_logit(shares, eng)
+    biased = np.sum(y_raw / v_raw) / np.sum(1 / v_raw)
+    assert biased - np.log(rate / (1 - rate)) > 0.05
+    posts = World(default_truth(0), seed=0).posts(20)
+    posts = pd.concat([posts.iloc[:1]] * eng.size, ignore_index=True)
+    posts[C.POST_ID] = np.arange(eng.size).astype(str)
+    posts[C.ORGANIC_IMPRESSIONS] = 10 * eng
+    posts[C.ORGANIC_ENGAGEMENTS] = eng
+    posts[C.ORGANIC_SHARES] = shares
+    feat = make_features(posts, learn_levels(posts, ()))
+    w = 1 / feat.v_s
+    est, se = np.sum(w * feat.y_s) / np.sum(w), np.sum(w) ** -0.5
+    assert abs(est - np.log(rate / (1 - rate))) < 3 * se
 
 
 def test_pit_coverage_is_exact_for_calibrated_counts() -> None:

@@ -703,14 +703,8 @@ def _fit_advi(
 
 
 def _use_shares(priors: Priors, feat: Features) -> bool:
-    """Resolve ``use_shares``: "auto" needs typically >= 10 shares and >= 10 other engagements."""
-    if not priors.use_organic or feat.idx_s.size == 0 or priors.use_shares is False:
-        return False
-    if priors.use_shares is True:
-        return True
-    # 1 / v_s <= min(shares, engagements - shares) + 0.5, so this asks for a typical minimum count
-    # >= 10
-    return bool(np.median(1.0 / feat.v_s[feat.idx_s]) >= 10.0)
+    """Resolve ``use_shares``: "auto" uses shares whenever some posts have them."""
+    return priors.use_organic and feat.idx_s.size > 0 and priors.use_shares is not False
 
 
 # --- data summaries

@@ -153,7 +153,7 @@ def make_layout(levels: Levels, priors: Priors) -> Layout:
             [coef[n][0] for n in cn],
             [coef[n][1] for n in cn],
             [noise[n] for n in nn],
-            [2.0 / priors.format_sd, 2.0 / priors.segment_sd],
+            [np.log(priors.format_sd), np.log(priors.segment_sd)],
         ]
     ).astype(float)
     dims = np.array([len(pn), len(cn), len(nn), n_p, n_f, pn.index("log_k")], dtype=np.int64)
@@ -238,8 +238,8 @@ def fast_logp(
     cs = prior[o + k2 : o + 2 * k2]
     o += 2 * k2
     ns = prior[o : o + k3]
-    fmt_beta = prior[o + k3]
-    seg_beta = prior[o + k3 + 1]
+    fmt_log_median = prior[o + k3]
+    seg_log_median = prior[o + k3 + 1]
 
     # --- blocks ---------------------------------------------------------------------------------
     o_mu = 0
@@ -279,7 +279,7 @@ def fast_logp(
             lp += -0.5 * v * v + x[o_noise + k * n_p + p]
             grad[o_noise + k * n_p + p] += 1.0 - v * v
 
-    # format effects and segment effects (zero-sum normals with Gamma(2, beta) scales)
+    # format and segment effects: zero-sum normals with LogNormal(log median, 0.5) scales
     o = o_rest
     fe = np.zeros(max(n_f, 0))
     o_fz = 0
@@ -287,8 +287,9 @@ def fast_logp(
         ls = x[o]
         sig = np.exp(ls)
         zf = x[o + 1 : o + n_f]
-        lp += 2.0 * ls - fmt_beta * sig
-        grad[o] += 2.0 - fmt_beta * sig
+        u = (ls - fmt_log_median) / 0.5
+        lp -= 0.5 * u * u
+        grad[o] -= u / 0.5
         ss = (zf * zf).sum()
         lp += -0.5 * ss / (sig * sig) - (n_f - 1) * ls
         grad[o + 1 : o + n_f] -= zf / (sig * sig)
@@ -305,8 +306,9 @@ def fast_logp(
         ls = x[o]
         sig = np.exp(ls)
         zs = x[o + 1 : o + m]
-        lp += 2.0 * ls - seg_beta * sig
-        grad[o] += 2.0 - seg_beta * sig
+        u = (ls - seg_log_median) / 0.5
+        lp -= 0.5 * u * u
+        grad[o] -= u / 0.5
         ss = (zs * zs).sum()
         lp += -0.5 * ss / (sig * sig) - (m - 1) * ls
         grad[o + 1 : o + m] -= zs / (sig * sig)

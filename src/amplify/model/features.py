@@ -22,7 +22,7 @@ from numpy.typing import NDArray
 
 from amplify import constants as C
 from amplify.errors import DataError, Problem
-from amplify.model.transforms import empirical_logit
+from amplify.model.transforms import binomial_logit_moments, empirical_logit
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
@@ -67,8 +67,8 @@ class Features:
     is the log
     of organic impressions; ``y_*``/``v_*`` are empirical logits and their sampling variances (0
     where
-    missing, with ``has_*`` masks). The ``idx_*``
-    arrays list the rows feeding each likelihood stage.
+    missing, with ``has_*`` masks); the shares logit ``y_s`` is bias-corrected (see
+    :func:`_shares_logit`). The ``idx_*`` arrays list the rows feeding each likelihood stage.
     """
 
     post_id: NDArray[np.object_]
@@ -225,7 +225,7 @@ def make_features(posts: pd.DataFrame, levels: Levels, *, source: str = "<DataFr
 
     with np.errstate(invalid="ignore", divide="ignore"):
         y_o, v_o = empirical_logit(eng, oi)
-        y_s, v_s = empirical_logit(sh, eng)
+        y_s, v_s = _shares_logit(sh, eng, platform, has_s)
         y_c, v_c = empirical_logit(clicks, impr)
 
     def fill(a: FloatArray, mask: NDArray[np.bool_], value: float) -> FloatArray:
@@ -259,6 +259,31 @@ def make_features(posts: pd.DataFrame, levels: Levels, *, source: str = "<DataFr
         idx_conv=np.flatnonzero(has_conv),
         idx_rev=np.flatnonzero(has_rev),
     )
+
+
+def _shares_logit(
+    shares: FloatArray, eng: FloatArray, platform: IntArray, has_s: NDArray[np.bool_]
+) -> tuple[FloatArray, FloatArray]:
+    """Shares-per-engagement indicator: bias-corrected empirical logit and its exact variance.
+
+    Posts have few shares (often under 10), where the plain empirical logit with its observed-count
+    variance is biased, and more so after inverse-variance weighting (posts with more shares get
+    the smaller variance). Here the logit is shifted by its exact small-count bias and given its
+    exact variance, both under ``Binomial(engagements, platform share rate)``
+    (:func:`amplify.model.transforms.binomial_logit_moments`). The reference rate is the
+    platform's pooled share rate in this table (so it does not depend on any one post), shrunk
+    towards 10% by 10 pseudo-engagements: a small table (a few posts to score, none shared) still
+    gets a rate inside (0, 1) and so a variance away from zero.
+    """
+    y, _ = empirical_logit(shares, eng)
+    v = np.ones_like(y)
+    for g in np.unique(platform[has_s]):
+        rows = has_s & (platform == g)
+        rate = (shares[rows].sum() + 1.0) / (eng[rows].sum() + 10.0)
+        mean, var = binomial_logit_moments(eng[rows], rate)
+        y[rows] = y[rows] - (mean - np.log(rate / (1.0 - rate)))
+        v[rows] = var
+    return y, v
 
 
 def _check_columns(

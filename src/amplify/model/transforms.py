@@ -12,6 +12,8 @@ The two ideas the model rests on:
   ``y = log((e + 0.5) / (n - e + 0.5))`` with known sampling variance ``1 / (e + 0.5) + 1 / (n - e
   + 0.5)``;
   with the large counts of impressions and engagements this normal approximation is accurate.
+  Shares per engagement are small counts: their logit is corrected for its exact bias and given its
+  exact variance (:func:`binomial_logit_moments`).
 * **Marginalised resonance.** Each post has a latent resonance ``r ~ N(m, 1)`` that shifts its
 organic
   engagement logit by ``tau * r``, its share-per-engagement logit by ``lam * r`` and its paid CTR
@@ -30,6 +32,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy.special import expit
+from scipy.stats import binom
 
 FloatArray = NDArray[np.float64]
 
@@ -56,6 +59,50 @@ def empirical_logit(successes: ArrayLike, trials: ArrayLike) -> tuple[FloatArray
     a = e + 0.5
     b = n - e + 0.5
     return np.log(a / b), 1.0 / a + 1.0 / b
+
+
+def binomial_logit_moments(trials: ArrayLike, rate: ArrayLike) -> tuple[FloatArray, FloatArray]:
+    """Exact mean and variance of the empirical logit of ``Binomial(trials, rate)`` counts.
+
+    At small counts the empirical logit is neither centred on ``logit(rate)`` nor has the variance
+    of :func:`empirical_logit` (which is computed from the observed count, so it is correlated with
+    the error: inverse-variance weighting then favours posts with many successes). Averaging over
+    the binomial distribution at a reference rate gives both exactly, for any count.
+
+    Parameters
+    ----------
+    trials
+        Numbers of trials (non-negative; rounded to whole numbers), any shape.
+    rate
+        Reference success probability (in ``(0, 1)``), broadcast against ``trials``.
+
+    Returns
+    -------
+    mean, var
+        ``E[y]`` and ``Var[y]`` of ``y = log((e + .5) / (n - e + .5))``,
+        ``e ~ Binomial(n, rate)``.
+    """
+    n_all, p_all = np.broadcast_arrays(
+        np.rint(np.asarray(trials, dtype=float)), np.asarray(rate, dtype=float)
+    )
+    mean = np.empty(n_all.shape)
+    var = np.empty(n_all.shape)
+    pairs, inverse = np.unique(
+        np.stack([n_all.ravel(), p_all.ravel()], axis=1), axis=0, return_inverse=True
+    )
+    n, p = pairs[:, 0:1], pairs[:, 1:2]
+    # the binomial mass lies within ~10 sd of n * p: sum over that window only
+    half = int(np.ceil(10.0 * np.sqrt(np.max(n * p * (1.0 - p), initial=0.0)))) + 12
+    s = np.floor(n * p) + np.arange(-half, half + 1)
+    inside = (s >= 0) & (s <= n)
+    w = np.where(inside, binom.pmf(np.clip(s, 0, n), n, p), 0.0)
+    w /= w.sum(axis=1, keepdims=True)
+    y = np.log((np.clip(s, 0, n) + 0.5) / (n - np.clip(s, 0, n) + 0.5))
+    m = np.sum(w * y, axis=1)
+    v = np.sum(w * (y - m[:, None]) ** 2, axis=1)
+    mean.ravel()[:] = m[inverse.ravel()]
+    var.ravel()[:] = v[inverse.ravel()]
+    return mean, var
 
 
 def resonance_update(
