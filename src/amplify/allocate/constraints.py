@@ -382,7 +382,8 @@ def _reachable(
         spans = [
             (max(f_lo + k * m, g_lo), min(f_hi + float(tops[k]), g_hi)) for k in range(tops.size)
         ]
-        mine = _merge([(a, b) for a, b in spans if a <= b + tol], tol)
+        # a platform minimum > 0, however small, needs a funded arm (no tolerance there)
+        mine = _merge([(a, b) for a, b in spans if a <= b + tol and (b > 0 or g_lo <= 0)], tol)
         total = _merge([(a + c, b + d) for a, b in total for c, d in mine], tol)
         if not total:
             break
@@ -479,16 +480,19 @@ def compile_constraints(curves: ResponseCurves, c: Constraints) -> Compiled:
             single[idx] = False
     singles = np.flatnonzero(single)
 
+    for g in groups:  # no post can take more than its platform
+        hi[g.arms] = np.minimum(hi[g.arms], g.hi)
     m = float(c.min_per_arm)
     if m > 0:
         for j in range(n):
-            if 0 < lo[j] < m:
+            if 0 < lo[j] < m and hi[j] < m * (1 - _REL):
                 raise ConstraintError(
-                    f"{curves.arms[j]}: must get at least {_money(lo[j])}, below min_per_arm "
-                    f"{_money(m)}; "
-                    "with a minimum per arm it must be 0 or at least the minimum"
+                    f"{curves.arms[j]}: must get {_money(lo[j])}-{_money(hi[j])}, but an arm that "
+                    f"gets any spend needs at least min_per_arm {_money(m)}"
                 )
-        hi = np.where(hi < m, 0.0, hi)
+        # a platform arm that must get something gets at least the minimum per arm
+        lo = np.where(lo > 0, np.maximum(lo, np.minimum(m, hi)), lo)
+        hi = np.where((hi < m) & (lo <= 0), 0.0, hi)
 
     least, most = _range(lo, hi, groups, singles)
     if least > budget * (1 + _REL) + 1e-9:
@@ -511,14 +515,17 @@ def compile_constraints(curves: ResponseCurves, c: Constraints) -> Compiled:
                 f"{_money(arm_hi)}"
             )
 
-    if m > 0 and c.target_cpa is None and c.target_roas is None:
+    # a CPA / ROAS target may spend less than the budget, never more
+    at_most = c.target_cpa is not None or c.target_roas is not None
+    if m > 0:
         tol = _REL * max(budget, 1.0) + 1e-9
         spans = _reachable(lo, hi, m, groups, singles, tol)
-        if not any(a - tol <= budget <= b + tol for a, b in spans):
+        if not any(a - tol <= budget and (at_most or budget <= b + tol) for a, b in spans):
             near = ", ".join(f"{_money(a)}-{_money(b)}" for a, b in spans[:6]) or "none"
             raise ConstraintError(
                 f"with min_per_arm {_money(m)} (an arm gets 0 or at least that) the bounds and "
-                f"locks cannot add up to the budget {_money(budget)}; reachable totals: {near}. "
+                f"locks cannot add up to the budget {_money(budget)}{' or less' if at_most else ''}"
+                f"; reachable totals: {near}. "
                 "Change the budget, a bound or lock, or lower min_per_arm"
             )
 
@@ -571,7 +578,7 @@ def compile_constraints(curves: ResponseCurves, c: Constraints) -> Compiled:
         if out <= 0 and m > 0:
             # an arm gets 0 or at least m: the reachable totals may have gaps around the budget
             spans = _reachable(l_t, h_t, m, groups, singles, tol)
-            gaps = [max(a - budget, budget - b, 0.0) for a, b in spans]
+            gaps = [max(a - budget, 0.0 if at_most else budget - b, 0.0) for a, b in spans]
             out = min(gaps) if gaps else math.inf
             out = 0.0 if out <= tol else out
         return out

@@ -40,7 +40,13 @@ from typing import Protocol
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from amplify.allocate.constraints import Compiled, Constraints, Group, compile_constraints
+from amplify.allocate.constraints import (
+    Compiled,
+    Constraints,
+    Group,
+    _reachable,
+    compile_constraints,
+)
 from amplify.allocate.objectives import Aggregator, Weights, conversions, expected, revenue
 from amplify.curves import ResponseCurves
 
@@ -410,7 +416,10 @@ def _take(
     )
 
 
-def _feasible(lo: FloatArray, hi: FloatArray, total: float, groups: Sequence[Group]) -> bool:
+def _feasible(
+    lo: FloatArray, hi: FloatArray, total: float, groups: Sequence[Group], *, at_most: bool = False
+) -> bool:
+    """Whether boxes and platform bounds can add up to ``total`` (``at_most``: to at most it)."""
     singles = _singles(lo.shape[0], groups)
     least = float(lo[singles].sum())
     most = float(hi[singles].sum())
@@ -421,7 +430,54 @@ def _feasible(lo: FloatArray, hi: FloatArray, total: float, groups: Sequence[Gro
         least += max(g.lo, g_lo)
         most += min(g.hi, g_hi)
     tol = 1e-9 * max(total, 1.0)
-    return least <= total + tol and most >= total - tol
+    return least <= total + tol and (at_most or most >= total - tol)
+
+
+def _decide(
+    lo: FloatArray,
+    hi: FloatArray,
+    total: float,
+    m: float,
+    groups: Sequence[Group],
+    want: NDArray[np.bool_],
+    order: IntArray,
+    *,
+    at_most: bool = False,
+) -> tuple[FloatArray, FloatArray]:
+    """Boxes with each arm of ``order`` funded (at least ``m``) or not (0), in that order.
+
+    Each arm takes its ``want`` unless that leaves ``total`` out of the totals reachable under the
+    0-or-at-least-``m`` rule (:func:`~amplify.allocate.constraints._reachable`, exact), and then the
+    other choice, which keeps it reachable. So a reachable ``total`` stays reachable to the end,
+    however bad ``want`` is. ``at_most``: ``total`` is a cap (a CPA/ROAS target may spend less).
+    """
+    lo, hi = lo.copy(), hi.copy()
+    singles = _singles(lo.shape[0], groups)
+    tol = 1e-9 * max(total, 1.0)
+
+    def reachable(l_: FloatArray, h_: FloatArray) -> bool:
+        spans = _reachable(l_, h_, m, groups, singles, tol)
+        return any(a - tol <= total and (at_most or total <= b + tol) for a, b in spans)
+
+    for j in order:
+        options = []
+        for funded in (bool(want[j]), not want[j]):
+            l2, h2 = lo.copy(), hi.copy()
+            if funded and hi[j] >= m * (1 - 1e-12):
+                l2[j] = max(lo[j], min(m, hi[j]))
+            elif not funded and lo[j] <= 0:
+                h2[j] = 0.0
+            else:
+                continue
+            options.append((l2, h2))
+        for l2, h2 in options:
+            if reachable(l2, h2):
+                lo, hi = l2, h2
+                break
+        else:
+            if options:  # total was not reachable to begin with: keep the wish
+                lo, hi = options[0]
+    return lo, hi
 
 
 def _solve_rows(
@@ -483,6 +539,7 @@ class _MinRule:
         self.m = m
         self.floor = floor
         self.floor_level = None if floor is None else float(floor) ** -0.5
+        self.at_most = floor is not None  # a target may stop short of the budget
         self.groups = groups
         self.tol = 1e-9 * max(m, 1.0)
         self.n = lo.shape[0]
@@ -497,7 +554,7 @@ class _MinRule:
 
     def feasible(self, funded: NDArray[np.bool_]) -> bool:
         lo, hi = self._boxes(funded)
-        return _feasible(lo, hi, float(self.total[0]), self.groups)
+        return _feasible(lo, hi, float(self.total[0]), self.groups, at_most=self.at_most)
 
     def evaluate(self, funded: NDArray[np.bool_]) -> tuple[float, FloatArray] | None:
         """Exact best plan funding exactly ``funded`` (plus forced arms); None if infeasible."""
@@ -507,13 +564,29 @@ class _MinRule:
             return self.seen[key]
         lo, hi = self._boxes(funded)
         out: tuple[float, FloatArray] | None = None
-        if _feasible(lo, hi, float(self.total[0]), self.groups):
+        if _feasible(lo, hi, float(self.total[0]), self.groups, at_most=self.at_most):
             s = _solve_rows(
                 self.resp, lo[None], hi[None], self.total, 0.0, self.floor_level, self.groups
             )[0]
             out = (_net(self.resp, s[None], self.floor), s)
         self.seen[key] = out
         return out
+
+    def _decided(self, s: FloatArray) -> NDArray[np.bool_]:
+        """A feasible funded set close to ``s``, clearest choices first (see :func:`_decide`)."""
+        half = 0.5 * self.m
+        order = np.argsort(-np.abs(s - half), kind="stable")
+        lo, _ = _decide(
+            self.lo0,
+            self.hi0,
+            float(self.total[0]),
+            self.m,
+            self.groups,
+            s >= half,
+            order[self.free[order]],
+            at_most=self.at_most,
+        )
+        return lo > 0
 
     def _envelope_value(self, s: FloatArray) -> FloatArray:
         """Value of the concave envelope: linear up to ``m`` for arms that may get 0."""
@@ -593,7 +666,9 @@ class _MinRule:
             got = self.evaluate(funded)
             if got is not None and (best is None or got[0] > best[0]):
                 best = got
-        if best is None:  # pragma: no cover - the relaxation was feasible
+        if best is None:  # no rounding of the relaxation is feasible: decide arm by arm
+            best = self.evaluate(self._decided(s))
+        if best is None:  # pragma: no cover - the budget was reachable (compile checks it)
             return s
         for _ in range(2 * self.n):
             if best[0] >= bound - 1e-9 * max(abs(bound), 1.0):
@@ -715,8 +790,89 @@ def _round_step(
                     break
         if rest > tol:  # nowhere to put whole steps: keep the continuous plan
             continue
-        out[r] = base
+        out[r] = _fewer_off_grid(sub, base, lr, hr, step, m, groups, group_of)
     return out
+
+
+def _fewer_off_grid(
+    resp: _Response,
+    s: FloatArray,
+    lo: FloatArray,
+    hi: FloatArray,
+    step: float,
+    m: float,
+    groups: Sequence[Group],
+    group_of: IntArray,
+) -> FloatArray:
+    """Move money between off-grid arms of one row until at most one is off the grid for no reason,
+    or no move keeps every bound.
+
+    An arm is off the grid unless it is a multiple of ``step``, at a bound of its box, or at the
+    minimum ``m``; one per platform at a platform bound is off the grid for a reason (the bound).
+    Each move takes an off-grid arm to the grid, to a bound, to 0, or to where its platform sits at
+    a bound, and gives the difference to another off-grid arm. Of the moves that keep the boxes,
+    the 0-or-at-least-``m`` rule and the platform bounds and leave fewer arms off the grid for no
+    reason, the one losing least value is taken. The sum never changes.
+    """
+    s = s.copy()
+    tol = 1e-9 * max(step, 1.0)
+    g_lo = np.array([g.lo for g in groups] + [-np.inf])  # the last: arms without a platform bound
+    g_hi = np.array([g.hi for g in groups] + [np.inf])
+    g_sum = np.array([s[g.arms].sum() for g in groups] + [0.0])
+    g_tol = 1e-9 * max(float(s.sum()), 1.0)
+
+    def off_grid(x: FloatArray) -> NDArray[np.bool_]:
+        on_grid = np.abs(x - step * np.round(x / step)) <= tol
+        at_bound = (np.abs(x - lo) <= tol) | (np.abs(x - hi) <= tol) | (np.abs(x - m) <= tol)
+        return ~(on_grid | at_bound)
+
+    def loose(x: FloatArray, sums: FloatArray) -> int:
+        """Arms off the grid, less one per platform at a platform bound."""
+        off = off_grid(x)
+        binding = (np.abs(sums - g_lo) <= g_tol) | (np.abs(sums - g_hi) <= g_tol)
+        excused = sum(1 for gi in np.unique(group_of[off]) if gi >= 0 and binding[gi])
+        return int(off.sum()) - excused
+
+    def allowed(j: int, v: float) -> bool:
+        if abs(v) <= tol:
+            return bool(lo[j] <= 0)
+        return bool(max(lo[j], m) - tol <= v <= hi[j] + tol)
+
+    for _ in range(s.shape[0]):
+        count = loose(s, g_sum)
+        if count <= 1:
+            break
+        off = np.flatnonzero(off_grid(s))
+        now = float(resp.value(s[None]).sum())
+        best: tuple[float, FloatArray, FloatArray] | None = None
+        for i in off:
+            gi = int(group_of[i])
+            down = step * np.floor(s[i] / step + 1e-9)
+            ends = {down, down + step, 0.0, lo[i], max(lo[i], m), hi[i]}
+            ends |= {s[i] - (g_sum[gi] - g_lo[gi]), s[i] + (g_hi[gi] - g_sum[gi])}
+            moves = [s[i] - e for e in sorted(ends) if np.isfinite(e) and abs(s[i] - e) > tol]
+            for j in off[off != i]:
+                gj = int(group_of[j])
+                for d in moves:
+                    if not (allowed(int(i), float(s[i] - d)) and allowed(int(j), float(s[j] + d))):
+                        continue
+                    sums = g_sum.copy()
+                    sums[gi] -= d
+                    sums[gj] += d
+                    if np.any(sums < g_lo - g_tol) or np.any(sums > g_hi + g_tol):
+                        continue
+                    trial = s.copy()
+                    trial[i] -= d
+                    trial[j] += d
+                    if loose(trial, sums) >= count:
+                        continue
+                    loss = now - float(resp.value(trial[None]).sum())
+                    if best is None or loss < best[0]:
+                        best = (loss, trial, sums)
+        if best is None:
+            break
+        _, s, g_sum = best
+    return s
 
 
 # --------------------------------------------------------------------------------------------------
@@ -841,19 +997,18 @@ def project(x: ArrayLike, comp: Compiled, *, total: float | None = None) -> Floa
             if not part.any():
                 break
             for r in np.flatnonzero(part.any(axis=1)):
-                for j in np.flatnonzero(part[r]):
-                    up = s[r, j] >= 0.5 * m
-                    for choice in (up, not up):
-                        l2, h2 = lo[r].copy(), hi[r].copy()
-                        if choice:
-                            l2[j] = max(l2[j], m)
-                        elif l2[j] <= 0:
-                            l2[j] = h2[j] = 0.0
-                        else:  # pragma: no cover - compiled lower bounds are 0 or >= m
-                            continue
-                        if _feasible(l2, h2, float(tot[r]), comp.groups):
-                            lo[r], hi[r] = l2, h2
-                            break
+                arms = np.flatnonzero(part[r])
+                order = arms[np.argsort(-np.abs(s[r, arms] - 0.5 * m), kind="stable")]
+                lo[r], hi[r] = _decide(
+                    lo[r],
+                    hi[r],
+                    float(tot[r]),
+                    m,
+                    comp.groups,
+                    s[r] >= 0.5 * m,
+                    order,
+                    at_most=comp.floor is not None,
+                )
             s = _solve_rows(resp, lo, hi, tot, 0.0, None, comp.groups)
     if comp.step > 0:
         s = _round_step(resp, s, lo, hi, comp.step, m, comp.groups)
