@@ -164,7 +164,7 @@ def test_oracle_beats_everyone_on_the_truth(curves) -> None:
 
 
 def test_get_policy_and_validation() -> None:
-    assert isinstance(get_policy("thompson", smoothing=0.5), ThompsonPolicy)
+    assert isinstance(get_policy("thompson_smoothed", smoothing=0.5), ThompsonPolicy)
     with pytest.raises(ValueError, match="unknown policy"):
         get_policy("softmax")
     with pytest.raises(ValueError, match="smoothing"):

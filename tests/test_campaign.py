@@ -16,9 +16,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from amplify.allocate import Constraints
+from amplify.allocate import Constraints, InfoDirectedThompsonPolicy
 from amplify.campaign import (
-    AnchoredThompsonPolicy,
     Campaign,
     make_policy,
     record_outcomes,
@@ -127,11 +126,11 @@ def test_resume_in_process_and_settings_guard(tmp_path: Path) -> None:
     once = Campaign(tmp_path / "once.db", **kw).run(20)
     pd.testing.assert_frame_equal(second.table, once.table)
     assert second.summary["pct_oracle"] == pytest.approx(once.summary["pct_oracle"])
-    # the exploration offset of the default policy is stored with each plan
+    # the default policy is stateless: what it needs of the past is yesterday's plan
     with Ledger(path) as led:
         rec = led.round(led.run_id("default"), 19)
         assert rec is not None
-        assert len(rec.plan["policy_state"]) == 3
+        assert rec.plan["policy_state"] is None
         assert rec.policy == "thompson"
         assert rec.constraints["previous"] is not None
     with pytest.raises(LedgerError, match="different: seed"):
@@ -150,8 +149,8 @@ def test_thompson_beats_uniform_in_20_days() -> None:
     oracle = sum(world.expected(world.oracle(3000.0, r), r).sum() for r in range(20))
     assert totals["thompson"] > 1.05 * totals["uniform"]
     assert totals["thompson"] > 0.9 * oracle
-    with pytest.raises(ValueError, match="explore"):
-        AnchoredThompsonPolicy(explore=-1)
+    with pytest.raises(ValueError, match="max_churn"):
+        InfoDirectedThompsonPolicy(max_churn=0.0)
 
 
 def test_real_campaign_plan_and_record(tmp_path: Path) -> None:

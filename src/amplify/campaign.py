@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from amplify.allocate import Constraints, compile_constraints, get_policy, project, solve_compiled
+from amplify.allocate import Constraints, get_policy
 from amplify.allocate.constraints import normalize_platform
 from amplify.curves import ResponseCurves
 from amplify.errors import DataError, Problem
@@ -44,7 +44,6 @@ from amplify.simulate import CampaignWorld, DayOutcome
 __all__ = [
     "MODEL_VERSION",
     "POLICY_NAMES",
-    "AnchoredThompsonPolicy",
     "Campaign",
     "CampaignResult",
     "Policy",
@@ -63,7 +62,6 @@ MODEL_VERSION = "amplify.learn.OnlineCurveLearner/grid-gamma-1"
 POLICY_NAMES: tuple[str, ...] = (
     "thompson",
     "thompson_smoothed",
-    "thompson_uncapped",
     "greedy",
     "epsilon_greedy",
     "ucb",
@@ -80,109 +78,17 @@ class Policy(Protocol):
     ) -> FloatArray: ...
 
 
-@dataclass(frozen=True)
-class AnchoredThompsonPolicy:
-    """Thompson sampling anchored on the posterior-mean plan, with persistent, shrunk exploration.
-
-    Each day: the exact best split for the posterior-mean curve (``greedy``) and for ``batch``
-    posterior draws (the Thompson target ``ts``, averaged). The exploration offset follows ``offset
-    = persistence * offset_yesterday + (1 - persistence) * (ts - greedy)`` and the plan is ``greedy
-    + explore * offset``, projected onto the constraints.
-
-    Why: plain Thompson sampling reshuffles 12-17% of the budget daily; smoothing the whole plan
-    (``(1 - a) * yesterday + a * target``) also makes it slow to follow what the posterior already
-    knows (a lag that costs most in the first weeks). Anchoring on the greedy plan follows the
-    posterior at once, while the exploration — scaled by ``explore``, where the posterior disagrees
-    about the best split, so it is cheap where the arms are well known — moves slowly (low churn)
-    and lasts long enough to be informative about the curves' slopes.
-
-    The offset is state: :meth:`step` takes and returns it; the campaign stores it with each plan in
-    the ledger so a resumed campaign continues exactly. :meth:`allocate` (no state) starts a fresh
-    offset.
-
-    Parameters
-    ----------
-    explore
-        Scale of the exploration offset (0: greedy; 1: the full Thompson deviation, smoothed).
-    persistence
-        Day-to-day persistence of the offset (0: fresh each day).
-    batch
-        Posterior draws solved and averaged into the Thompson target.
-    max_churn
-        At most this share of the budget changes place per day (``0.5 * sum |plan - yesterday| /
-        budget``): larger moves are taken part of the way (a trust region around yesterday's plan).
-        None: no cap.
-    """
-
-    explore: float = 0.3
-    persistence: float = 0.7
-    batch: int = 1
-    max_churn: float | None = 0.08
-    name: str = "thompson"
-
-    def __post_init__(self) -> None:
-        if self.max_churn is not None and not 0 < self.max_churn <= 1:
-            raise ValueError(
-                f"AnchoredThompsonPolicy: max_churn must be in (0, 1], got {self.max_churn}"
-            )
-        if self.explore < 0 or not 0 <= self.persistence < 1 or self.batch < 1:
-            raise ValueError(
-                "AnchoredThompsonPolicy: need explore >= 0, 0 <= persistence < 1, batch >= 1; got "
-                f"{self.explore}, {self.persistence}, {self.batch}"
-            )
-
-    def step(
-        self,
-        curves: ResponseCurves,
-        c: Constraints,
-        rng: np.random.Generator,
-        state: FloatArray | None,
-    ) -> tuple[FloatArray, FloatArray]:
-        """Today's spend and exploration offset, given yesterday's (``None`` at the start)."""
-        comp = compile_constraints(curves, c)
-        cont = dataclasses.replace(comp, step=0.0)
-        greedy = solve_compiled(curves, cont)[0]
-        draws = rng.choice(curves.n_draws, size=self.batch, replace=self.batch > curves.n_draws)
-        ts = solve_compiled(curves, cont, draws=draws).mean(axis=0)
-        n = curves.n_arms
-        old = np.zeros(n) if state is None or np.shape(state) != (n,) else np.asarray(state)
-        offset = self.persistence * old + (1.0 - self.persistence) * (ts - greedy)
-        x = greedy + self.explore * offset
-        total = None if comp.floor is None else float(greedy.sum())
-        plan = project(x, comp, total=total)[0]
-        prev = comp.previous
-        if self.max_churn is not None and prev is not None and comp.budget > 0:
-            moved = 0.5 * float(np.abs(plan - prev).sum()) / comp.budget
-            if moved > self.max_churn:
-                plan = prev + (self.max_churn / moved) * (plan - prev)
-                plan = project(plan, comp, total=total)[0]
-        return plan, offset
-
-    def allocate(
-        self, curves: ResponseCurves, c: Constraints, rng: np.random.Generator
-    ) -> FloatArray:
-        """Stateless use: one step from a zero offset."""
-        return self.step(curves, c, rng, None)[0]
-
-
 def make_policy(name: str) -> Policy | str:
-    """The policy called ``name`` with the settings the benchmark uses.
+    """The policy called ``name`` (:func:`amplify.allocate.get_policy` defaults).
 
-    ``"thompson"`` is :class:`AnchoredThompsonPolicy` (``"thompson_uncapped"``: without its daily
-    churn cap); ``"thompson_smoothed"`` is the allocator's stateless
-    :class:`~amplify.allocate.ThompsonPolicy` (plan smoothed toward a Thompson target); the others
-    are :func:`amplify.allocate.get_policy` defaults. ``"oracle"`` is returned as the string
-    itself: only a simulated world can play it.
+    ``"thompson"`` is the default :class:`~amplify.allocate.InfoDirectedThompsonPolicy`;
+    ``"thompson_smoothed"`` the classic :class:`~amplify.allocate.ThompsonPolicy` (plan smoothed
+    toward one sampled target). ``"oracle"`` is returned as the string itself: only a simulated
+    world can play it.
     """
     name = name.lower().replace("-", "_")
     if name == "oracle":
         return "oracle"
-    if name == "thompson":
-        return AnchoredThompsonPolicy()
-    if name == "thompson_smoothed":
-        return get_policy("thompson")
-    if name == "thompson_uncapped":
-        return AnchoredThompsonPolicy(max_churn=None)
     if name not in POLICY_NAMES:
         raise ValueError(f"unknown policy {name!r}; choose one of {list(POLICY_NAMES)}")
     policy: Policy = get_policy(name)

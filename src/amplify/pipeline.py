@@ -183,9 +183,10 @@ class RecommendSettings(_Strict):
         ``"platform"`` splits the budget across platforms; ``"post"`` across candidate (not yet
         boosted) posts.
     policy
-        How each plan is chosen from the posterior: ``"thompson"`` (one posterior draw; explores),
-        ``"greedy"`` (posterior mean; exploits), ``"epsilon_greedy"``, ``"ucb"`` (optimistic), or
-        ``"uniform"`` (equal split, a baseline).
+        How each plan is chosen from the posterior: ``"thompson"`` (Thompson sampling with
+        information-directed exploration: moves toward sampled optima only where the information is
+        worth the cost), ``"greedy"`` (posterior mean; exploits), ``"epsilon_greedy"``, ``"ucb"``
+        (optimistic), or ``"uniform"`` (equal split, a baseline).
     n_boosts
         Platform level: how many posts the platform budget is spread over (widens each curve's
         saturation).

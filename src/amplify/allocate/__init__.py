@@ -21,6 +21,7 @@ from amplify.allocate.plan import EXTRAPOLATION_WARN, Plan, make_plan, summarize
 from amplify.allocate.policies import (
     EpsilonGreedyPolicy,
     GreedyPolicy,
+    InfoDirectedThompsonPolicy,
     OraclePolicy,
     Policy,
     ThompsonPolicy,
@@ -40,6 +41,7 @@ __all__ = [
     "Constraints",
     "EpsilonGreedyPolicy",
     "GreedyPolicy",
+    "InfoDirectedThompsonPolicy",
     "OraclePolicy",
     "Plan",
     "PlatformBounds",

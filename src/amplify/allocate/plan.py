@@ -355,14 +355,14 @@ def make_plan(
     policy: Policy | None = None,
     rng: np.random.Generator | int | None = None,
 ) -> Plan:
-    """Run ``policy`` (default :class:`~amplify.allocate.policies.ThompsonPolicy`) and summarise its
-    plan.
+    """Run ``policy`` (default ``"thompson"``,
+    :class:`~amplify.allocate.policies.InfoDirectedThompsonPolicy`) and summarise its plan.
 
     ``rng`` is a numpy Generator or a seed (None: seed 0, so the same inputs give the same plan).
     """
-    from amplify.allocate.policies import ThompsonPolicy
+    from amplify.allocate.policies import get_policy
 
-    pol = policy if policy is not None else ThompsonPolicy()
+    pol = policy if policy is not None else get_policy("thompson")
     gen = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng or 0)
     spend = pol.allocate(curves, c, gen)
     return summarize(curves, spend, c, policy=getattr(pol, "name", type(pol).__name__))

@@ -4,12 +4,16 @@ Every policy has ``allocate(curves, constraints, rng) -> spend`` and is stateles
 yesterday's plan comes in as ``constraints.previous``. Every allocation is exact for the curves the
 policy optimises (see :mod:`.solve`) and respects every constraint.
 
-* :class:`ThompsonPolicy` (the default): sample a posterior draw, solve it exactly, and move part of
-  the way there from yesterday's plan. Knobs: ``batch`` (draws averaged: a calmer target),
-  ``smoothing`` (fraction of the way to move each day: plain Thompson sampling reshuffles 12-17% of
-  the budget daily; the defaults, two draws and half the way, bring that to ~3-5% while keeping its
-  exploration), ``explore_cap`` (at most this fraction of the budget may differ from the greedy
-  plan: explore where it is cheap).
+* :class:`InfoDirectedThompsonPolicy` (the default, ``"thompson"``): Thompson targets (each
+  posterior draw solved exactly) as candidate directions, the plan chosen among partial moves toward
+  them by information-directed sampling (expected regret squared over information gain), with a
+  daily churn cap.
+* :class:`ThompsonPolicy` (``"thompson_smoothed"``): sample a posterior draw, solve it exactly,
+  and move part of the way there from yesterday's plan. Knobs: ``batch`` (draws averaged: a
+  calmer target), ``smoothing`` (fraction of the way to move each day: plain Thompson sampling
+  reshuffles 12-17% of the budget daily; the defaults, two draws and half the way, bring that to
+  ~3-5% while keeping its exploration), ``explore_cap`` (at most this fraction of the budget may
+  differ from the greedy plan: explore where it is cheap).
 * :class:`GreedyPolicy`: the exact best split for the posterior-mean curve (no exploration).
 * :class:`EpsilonGreedyPolicy`: greedy, but a random feasible split with probability ``eps``.
 * :class:`UCBPolicy`: optimistic: each arm's curve is the posterior draw whose conversions at the
@@ -29,13 +33,14 @@ from numpy.typing import ArrayLike, NDArray
 
 from amplify.allocate.constraints import Compiled, Constraints, compile_constraints
 from amplify.allocate.objectives import Weights
-from amplify.allocate.solve import project, solve_compiled
-from amplify.curves import ResponseCurves
+from amplify.allocate.solve import _weights, project, solve_compiled
+from amplify.curves import ResponseCurves, mm_conversions
 
 __all__ = [
     "POLICIES",
     "EpsilonGreedyPolicy",
     "GreedyPolicy",
+    "InfoDirectedThompsonPolicy",
     "OraclePolicy",
     "Policy",
     "ThompsonPolicy",
@@ -74,6 +79,10 @@ def churn(previous: ArrayLike, spend: ArrayLike, budget: float | None = None) ->
 def _target_total(comp: Compiled, target: FloatArray) -> float | None:
     """Total to project onto: the budget, or the target's sum when a CPA/ROAS target spends less."""
     return None if comp.floor is None else float(target.sum())
+
+
+#: Most (candidate x draw x arm) cells :class:`InfoDirectedThompsonPolicy` evaluates per plan.
+_EVAL_CELLS = 4_000_000
 
 
 def _continuous(comp: Compiled) -> Compiled:
@@ -159,6 +168,128 @@ class ThompsonPolicy:
             prev_scaled = prev * (target.sum() / prev.sum())
             x = prev_scaled + self.smoothing * (target - prev_scaled)
         return project(x, comp, total=_target_total(comp, target))[0]
+
+
+@dataclass(frozen=True)
+class InfoDirectedThompsonPolicy:
+    """Thompson sampling that explores only where it pays: information-directed selection.
+
+    Each day: the exact best split for each posterior draw (the Thompson targets ``x*_d``; up to
+    ``eval_draws`` draws) and for their posterior-mean curve (``greedy``). The candidates are
+    ``greedy`` and partial moves ``greedy + lam * (x*_d - greedy)`` toward ``batch`` sampled
+    targets. Each candidate ``x`` has
+
+    * an expected regret ``Delta(x) = E[V_d(x*_d)] - E[V_d(x)]`` (posterior means over draws of the
+      value ``V``: conversions, or revenue, net of ``floor * spend`` under a CPA/ROAS target), and
+    * an information gain ``g(x) = sum_arms 0.5 * log(1 + Var_d f_d(x) / noise(x))``: how much one
+      day's conversions at ``x`` would tell about the curves, against count noise with variance
+      ``mu + overdispersion * mu**2``.
+
+    The plan is the candidate with the smallest ratio ``Delta**2 / g`` (information-directed
+    sampling, Russo & Van Roy 2018): it moves toward a sampled optimum only as far as the
+    information bought is worth the conversions given up, so it explores arms the posterior is
+    unsure about when that is cheap and stays on the greedy plan when exploring would be expensive.
+    Plain Thompson sampling plays one ``x*_d`` (``lam = 1``) whatever it costs.
+
+    A daily trust region keeps the plan steady: at most ``max_churn`` of the budget changes place
+    per day (``0.5 * sum |plan - yesterday| / budget``), except that the plan may always move as far
+    as the greedy plan moved (``follow_greedy``).
+
+    Parameters
+    ----------
+    batch
+        Thompson targets sampled per day as candidate directions.
+    steps
+        Fractions ``lam`` of the way toward each target.
+    overdispersion
+        ``1 / kappa`` of the daily count noise in the information gain.
+    max_churn
+        Daily churn cap (share of the budget), None: no cap.
+    follow_greedy
+        Let the plan always move as far as the greedy plan moved since yesterday (exploitation is
+        never held back by the cap; a detected change is followed at once).
+    eval_draws
+        Posterior draws used (a random subset when there are more): each is solved exactly, their
+        mean curve gives the greedy plan, and they score the candidates.
+    objective
+        :mod:`.objectives` weights (default conversions; revenue under a ROAS target).
+    """
+
+    batch: int = 16
+    steps: tuple[float, ...] = (0.1, 0.2, 0.35, 0.5, 0.75, 1.0)
+    overdispersion: float = 0.05
+    max_churn: float | None = 0.05
+    follow_greedy: bool = True
+    eval_draws: int = 256
+    objective: Weights | None = None
+    name: str = "thompson"
+
+    def __post_init__(self) -> None:
+        if self.batch < 1:
+            raise ValueError(f"InfoDirectedThompsonPolicy: batch must be >= 1, got {self.batch}")
+        if not self.steps or min(self.steps) <= 0 or max(self.steps) > 1:
+            raise ValueError(
+                f"InfoDirectedThompsonPolicy: steps must be in (0, 1], got {self.steps}"
+            )
+        if self.overdispersion < 0:
+            raise ValueError(
+                "InfoDirectedThompsonPolicy: overdispersion must be >= 0, got "
+                f"{self.overdispersion}"
+            )
+        if self.max_churn is not None and not 0 < self.max_churn <= 1:
+            raise ValueError(
+                f"InfoDirectedThompsonPolicy: max_churn must be in (0, 1], got {self.max_churn}"
+            )
+
+    def candidates(
+        self, curves: ResponseCurves, comp: Compiled, rng: np.random.Generator
+    ) -> tuple[FloatArray, FloatArray, FloatArray]:
+        """Candidate plans (first: greedy), their expected regret and information gain."""
+        cont = _continuous(comp)
+        n_cand = 1 + len(self.steps) * self.batch
+        # candidates x draws x arms stays below _EVAL_CELLS (a 500-post plan: ~80 draws)
+        cap = max(32, _EVAL_CELLS // max(n_cand * curves.n_arms, 1))
+        n_eval = min(curves.n_draws, self.eval_draws, cap)
+        sub = curves.take_draws(np.sort(rng.choice(curves.n_draws, size=n_eval, replace=False)))
+        greedy = solve_compiled(sub, cont, objective=self.objective)[0]
+        targets = solve_compiled(sub, cont, draws=np.arange(n_eval), objective=self.objective)
+        pick = rng.choice(n_eval, size=min(self.batch, n_eval), replace=False)
+        lam = np.asarray(self.steps, dtype=float)[:, None, None]
+        moves = (greedy + lam * (targets[pick][None, :, :] - greedy)).reshape(-1, greedy.size)
+        cands = np.concatenate([greedy[None, :], moves])
+        w = _weights(sub, comp, self.objective)  # (D, n) value per conversion (1: conversions)
+        floor = 0.0 if comp.floor is None else float(comp.floor)
+        conv = mm_conversions(cands[:, None, :], sub.beta[None], sub.k[None])  # (C, D, n)
+        value = conv.sum(-1) if np.all(w == 1.0) else (conv * w[None]).sum(-1)
+        value = value - floor * cands.sum(-1)[:, None]  # (C, D)
+        # the posterior mean of each draw's own optimum, minus each candidate's mean value
+        own = (mm_conversions(targets, sub.beta, sub.k) * w).sum(-1) - floor * targets.sum(-1)
+        regret = np.maximum(float(own.mean()) - value.mean(axis=1), 0.0)
+        mu = conv.mean(axis=1)
+        noise = mu + self.overdispersion * mu**2 + 1e-12
+        gain = 0.5 * np.log1p(conv.var(axis=1) / noise).sum(axis=-1)
+        return cands, regret, gain
+
+    def allocate(
+        self, curves: ResponseCurves, c: Constraints, rng: np.random.Generator
+    ) -> FloatArray:
+        comp = compile_constraints(curves, c)
+        cands, regret, gain = self.candidates(curves, comp, rng)
+        ratio = regret**2 / np.maximum(gain, 1e-300)
+        ratio[gain <= 0] = np.where(regret[gain <= 0] > 0, np.inf, 0.0)
+        choice = cands[int(np.argmin(ratio))]
+        greedy = cands[0]
+        total = _target_total(comp, choice)
+        plan = project(choice, comp, total=total)[0]
+        prev = comp.previous
+        if self.max_churn is not None and prev is not None and comp.budget > 0:
+            cap = self.max_churn
+            if self.follow_greedy:
+                cap = max(cap, churn(prev, greedy, comp.budget))
+            moved = churn(prev, plan, comp.budget)
+            if moved > cap:
+                plan = project(prev + (cap / moved) * (plan - prev), comp, total=total)[0]
+        return plan
 
 
 @dataclass(frozen=True)
@@ -277,7 +408,8 @@ class OraclePolicy:
 
 #: Policies by name (default arguments), e.g. for a command line or a benchmark table.
 POLICIES: dict[str, type] = {
-    "thompson": ThompsonPolicy,
+    "thompson": InfoDirectedThompsonPolicy,
+    "thompson_smoothed": ThompsonPolicy,
     "greedy": GreedyPolicy,
     "epsilon_greedy": EpsilonGreedyPolicy,
     "ucb": UCBPolicy,
@@ -286,8 +418,8 @@ POLICIES: dict[str, type] = {
 
 
 def get_policy(name: str, **kwargs: object) -> Policy:
-    """A policy by name: ``"thompson"``, ``"greedy"``, ``"epsilon_greedy"``, ``"ucb"``, "
-    "``"uniform"``."""
+    """A policy by name: ``"thompson"`` (the default, :class:`InfoDirectedThompsonPolicy`),
+    ``"thompson_smoothed"``, ``"greedy"``, ``"epsilon_greedy"``, ``"ucb"``, ``"uniform"``."""
     try:
         cls = POLICIES[name]
     except KeyError:
