@@ -51,7 +51,7 @@ from scipy.special import gammaln, logit
 from amplify import constants as C
 from amplify.model.features import Features, Levels
 from amplify.model.likelihood import ROW_FIELDS, THETA_ROWS, BoostLogLik
-from amplify.model.priors import Priors, coef_names, noise_names, pooled_names
+from amplify.model.priors import Priors, coef_names, noise_names, pooled_names, prior_table
 from amplify.model.transforms import count_table
 
 DIM_POOLED = "pooled_param"
@@ -145,30 +145,7 @@ def coords_of(levels: Levels, priors: Priors) -> dict[str, list[str]]:
 
 def _prior_vectors(priors: Priors, log_k_center: Any) -> dict[str, Any]:
     """Centers and scales of the stacked prior blocks, in block order."""
-    pooled = {
-        "log_cpm": (np.log(priors.cpm_median), priors.cpm_sd, priors.cpm_platform_sd),
-        "log_k": (log_k_center, priors.k_sd, priors.k_platform_sd),
-        "ctr_logit": (logit(priors.ctr_median), priors.ctr_sd, priors.ctr_platform_sd),
-        "cvr_logit": (logit(priors.cvr_median), priors.cvr_sd, priors.cvr_platform_sd),
-        "organic_effect": (0.0, priors.organic_effect_sd, priors.organic_effect_platform_sd),
-    }
-    coefs = {
-        "er_logit": (logit(priors.er_median), priors.er_sd),
-        "log_resonance_er": (np.log(priors.resonance_er_median), priors.resonance_er_sd),
-        "reach_log": (np.log(priors.reach_median), priors.reach_sd),
-        "reach_loading": (0.0, priors.reach_loading_sd),
-        "share_logit": (logit(priors.share_rate_median), priors.share_rate_sd),
-        "shares_loading": (0.0, priors.shares_loading_sd),
-        "log_view_through": (np.log(priors.view_through_median), priors.view_through_sd),
-        "value_log": (np.log(priors.value_median), priors.value_sd),
-        "log_inv_sqrt_alpha": (np.log(priors.overdispersion_median), priors.overdispersion_sd),
-    }
-    noises = {
-        "impr_sigma": priors.impr_noise_sd,
-        "ctr_sigma": priors.ctr_noise_sd,
-        "value_sigma": priors.value_noise_sd,
-        "reach_sigma": priors.reach_noise_sd,
-    }
+    pooled, coefs, noises = prior_table(priors, log_k_center)
     pn = pooled_names(priors)
     cn = coef_names(priors)
     return {

@@ -20,7 +20,6 @@ from typing import Any
 
 import numba
 import numpy as np
-from scipy.special import logit
 
 from amplify import constants as C
 from amplify.model.build import (
@@ -34,7 +33,7 @@ from amplify.model.build import (
 )
 from amplify.model.features import Features, Levels
 from amplify.model.likelihood import THETA_ROWS, boost_loglik
-from amplify.model.priors import Priors, coef_names, noise_names, pooled_names
+from amplify.model.priors import Priors, coef_names, noise_names, pooled_names, prior_table
 
 # sources of the likelihood's theta rows
 _POOLED, _COEF, _NOISE, _ZERO = 0, 1, 2, 3
@@ -107,49 +106,12 @@ def make_layout(levels: Levels, priors: Priors) -> Layout:
         else:
             src[:, t] = (_ZERO, 0, _ID)
 
-    pooled_center = {
-        "log_cpm": np.log(priors.cpm_median),
-        "log_k": np.nan,  # from the data: log_k_center
-        "ctr_logit": logit(priors.ctr_median),
-        "cvr_logit": logit(priors.cvr_median),
-        "organic_effect": 0.0,
-    }
-    pooled_sd = {
-        "log_cpm": priors.cpm_sd,
-        "log_k": priors.k_sd,
-        "ctr_logit": priors.ctr_sd,
-        "cvr_logit": priors.cvr_sd,
-        "organic_effect": priors.organic_effect_sd,
-    }
-    platform_sd = {
-        "log_cpm": priors.cpm_platform_sd,
-        "log_k": priors.k_platform_sd,
-        "ctr_logit": priors.ctr_platform_sd,
-        "cvr_logit": priors.cvr_platform_sd,
-        "organic_effect": priors.organic_effect_platform_sd,
-    }
-    coef = {
-        "er_logit": (logit(priors.er_median), priors.er_sd),
-        "log_resonance_er": (np.log(priors.resonance_er_median), priors.resonance_er_sd),
-        "reach_log": (np.log(priors.reach_median), priors.reach_sd),
-        "reach_loading": (0.0, priors.reach_loading_sd),
-        "share_logit": (logit(priors.share_rate_median), priors.share_rate_sd),
-        "shares_loading": (0.0, priors.shares_loading_sd),
-        "log_view_through": (np.log(priors.view_through_median), priors.view_through_sd),
-        "value_log": (np.log(priors.value_median), priors.value_sd),
-        "log_inv_sqrt_alpha": (np.log(priors.overdispersion_median), priors.overdispersion_sd),
-    }
-    noise = {
-        "impr_sigma": priors.impr_noise_sd,
-        "ctr_sigma": priors.ctr_noise_sd,
-        "value_sigma": priors.value_noise_sd,
-        "reach_sigma": priors.reach_noise_sd,
-    }
+    pooled, coef, noise = prior_table(priors)  # log_k's center (NaN) comes from the data
     prior = np.concatenate(
         [
-            [pooled_center[n] for n in pn],
-            [pooled_sd[n] for n in pn],
-            [np.log(platform_sd[n]) for n in pn],
+            [pooled[n][0] for n in pn],
+            [pooled[n][1] for n in pn],
+            [np.log(pooled[n][2]) for n in pn],
             [coef[n][0] for n in cn],
             [coef[n][1] for n in cn],
             [noise[n] for n in nn],
@@ -207,6 +169,23 @@ def _zerosum_adjoint(g: np.ndarray) -> np.ndarray:  # pragma: no cover - compile
     n = g.shape[0]
     head = g[: n - 1]
     return head - head.sum() / (np.sqrt(n) + n) - g[n - 1] / np.sqrt(n)
+
+
+@numba.njit(cache=True, inline="always", error_model="numpy")
+def _zerosum_group(
+    x: np.ndarray, grad: np.ndarray, o: int, m: int, log_median: float
+) -> tuple[float, np.ndarray]:  # pragma: no cover - compiled
+    """One zero-sum effect group stored at ``x[o : o + m]``: log scale ``x[o]`` ~ Normal(log
+    ``log_median``, 0.5) and ``m - 1`` free coordinates ~ Normal(0, scale). Adds its gradient to
+    ``grad``; returns its log density and the ``m`` effects."""
+    ls = x[o]
+    sig = np.exp(ls)
+    z = x[o + 1 : o + m]
+    u = (ls - log_median) / 0.5
+    ss = (z * z).sum()
+    grad[o] += -u / 0.5 + ss / (sig * sig) - (m - 1)
+    grad[o + 1 : o + m] -= z / (sig * sig)
+    return -0.5 * u * u - 0.5 * ss / (sig * sig) - (m - 1) * ls, _zerosum_backward(z)
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
@@ -284,17 +263,8 @@ def fast_logp(
     fe = np.zeros(max(n_f, 0))
     o_fz = 0
     if n_f > 0:
-        ls = x[o]
-        sig = np.exp(ls)
-        zf = x[o + 1 : o + n_f]
-        u = (ls - fmt_log_median) / 0.5
-        lp -= 0.5 * u * u
-        grad[o] -= u / 0.5
-        ss = (zf * zf).sum()
-        lp += -0.5 * ss / (sig * sig) - (n_f - 1) * ls
-        grad[o + 1 : o + n_f] -= zf / (sig * sig)
-        grad[o] += ss / (sig * sig) - (n_f - 1)
-        fe = _zerosum_backward(zf)
+        lp_g, fe = _zerosum_group(x, grad, o, n_f, fmt_log_median)
+        lp += lp_g
         o_fz = o + 1
         o += n_f
     n_seg = seg_sizes.sum()
@@ -303,17 +273,9 @@ def fast_logp(
     pos = 0
     for c in range(seg_sizes.shape[0]):
         m = seg_sizes[c]
-        ls = x[o]
-        sig = np.exp(ls)
-        zs = x[o + 1 : o + m]
-        u = (ls - seg_log_median) / 0.5
-        lp -= 0.5 * u * u
-        grad[o] -= u / 0.5
-        ss = (zs * zs).sum()
-        lp += -0.5 * ss / (sig * sig) - (m - 1) * ls
-        grad[o + 1 : o + m] -= zs / (sig * sig)
-        grad[o] += ss / (sig * sig) - (m - 1)
-        seg[pos : pos + m] = _zerosum_backward(zs)
+        lp_g, eff = _zerosum_group(x, grad, o, m, seg_log_median)
+        lp += lp_g
+        seg[pos : pos + m] = eff
         seg_z_off[c] = o + 1
         pos += m
         o += m

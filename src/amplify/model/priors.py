@@ -10,6 +10,7 @@ log/logit-scale hyperpriors in :mod:`amplify.model.build`.
 from __future__ import annotations
 
 import difflib
+import math
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -192,3 +193,45 @@ def coef_names(priors: Priors) -> tuple[str, ...]:
 def noise_names(priors: Priors) -> tuple[str, ...]:
     """Noise sds present under these priors (the reach noise only with organic signals)."""
     return NOISES if priors.use_organic else NOISES[:3]
+
+
+def prior_table(
+    priors: Priors, log_k_center: Any = math.nan
+) -> tuple[dict[str, tuple[Any, float, float]], dict[str, tuple[float, float]], dict[str, float]]:
+    """Centers and scales of every prior block, keyed by parameter name.
+
+    Returns ``(pooled, coefs, noises)``: pooled parameters as ``(center, sd, platform_sd)``,
+    independent per-platform coefficients as ``(center, sd)``, noise sds as the HalfNormal scale.
+    The center of ``log_k`` comes from the data (``log_k_center``, a number or a tensor). Every
+    parameter is listed; :func:`pooled_names`, :func:`coef_names` and :func:`noise_names` say which
+    are present under ``priors``.
+    """
+    pooled = {
+        "log_cpm": (math.log(priors.cpm_median), priors.cpm_sd, priors.cpm_platform_sd),
+        "log_k": (log_k_center, priors.k_sd, priors.k_platform_sd),
+        "ctr_logit": (_logit(priors.ctr_median), priors.ctr_sd, priors.ctr_platform_sd),
+        "cvr_logit": (_logit(priors.cvr_median), priors.cvr_sd, priors.cvr_platform_sd),
+        "organic_effect": (0.0, priors.organic_effect_sd, priors.organic_effect_platform_sd),
+    }
+    coefs = {
+        "er_logit": (_logit(priors.er_median), priors.er_sd),
+        "log_resonance_er": (math.log(priors.resonance_er_median), priors.resonance_er_sd),
+        "reach_log": (math.log(priors.reach_median), priors.reach_sd),
+        "reach_loading": (0.0, priors.reach_loading_sd),
+        "share_logit": (_logit(priors.share_rate_median), priors.share_rate_sd),
+        "shares_loading": (0.0, priors.shares_loading_sd),
+        "log_view_through": (math.log(priors.view_through_median), priors.view_through_sd),
+        "value_log": (math.log(priors.value_median), priors.value_sd),
+        "log_inv_sqrt_alpha": (math.log(priors.overdispersion_median), priors.overdispersion_sd),
+    }
+    noises = {
+        "impr_sigma": priors.impr_noise_sd,
+        "ctr_sigma": priors.ctr_noise_sd,
+        "value_sigma": priors.value_noise_sd,
+        "reach_sigma": priors.reach_noise_sd,
+    }
+    return pooled, coefs, noises
+
+
+def _logit(p: float) -> float:
+    return math.log(p / (1.0 - p))
