@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -66,16 +68,24 @@ def test_explores_the_uncertain_arm_at_a_fraction_of_thompson_regret() -> None:
     assert ratio[int(np.argmin(ratio))] < ratio[0]  # because exploring beats greedy on the ratio
 
 
-def test_churn_cap_follows_greedy_moves() -> None:
-    curves = _curves((0.3, 0.3, 0.3))
+@pytest.mark.parametrize(
+    ("share", "since", "follow"),
+    [(1.0, None, 1.0), (0.5, None, 0.5), (0.5, 30, 0.5), (0.5, 3, 1.0)],
+)
+def test_churn_cap_follows_greedy_moves(share: float, since: int | None, follow: float) -> None:
+    """Capped at max_churn, but free to move ``follow_greedy`` of the greedy plan's way; all of it
+    within ``change_window`` days of a detected change."""
+    curves = replace(_curves((0.3, 0.3, 0.3)), meta={"days_since_change": since})
     prev = {"facebook": 100.0, "instagram": 1400.0, "tiktok": 1500.0}
     c = Constraints(budget=3000.0, previous=prev)
-    pol = InfoDirectedThompsonPolicy(max_churn=0.02)
+    pol = InfoDirectedThompsonPolicy(max_churn=0.02, follow_greedy=share)
     plan = pol.allocate(curves, c, np.random.default_rng(0))
     greedy = GreedyPolicy().allocate(curves, Constraints(budget=3000.0), np.random.default_rng(0))
     p = np.array(list(prev.values()))
-    allowed = max(0.02, churn(p, greedy, 3000.0))
-    assert churn(p, plan, 3000.0) <= allowed + 1e-6
+    moved, greedy_moved = churn(p, plan, 3000.0), churn(p, greedy, 3000.0)
+    assert greedy_moved > 0.2  # the cap binds: yesterday's plan is far from today's greedy plan
+    assert moved <= max(0.02, follow * greedy_moved) + 1e-3
+    assert moved >= follow * greedy_moved - 0.02  # and the plan does move that far
     assert plan.sum() == pytest.approx(3000.0)
 
 
@@ -108,6 +118,8 @@ def test_cpa_target_spends_no_more_than_greedy_would_on_a_sure_posterior() -> No
 def test_rejects_bad_settings() -> None:
     with pytest.raises(ValueError, match="max_churn"):
         InfoDirectedThompsonPolicy(max_churn=0.0)
+    with pytest.raises(ValueError, match="follow_greedy"):
+        InfoDirectedThompsonPolicy(follow_greedy=1.5)
     with pytest.raises(ValueError, match="steps"):
         InfoDirectedThompsonPolicy(steps=(0.5, 1.5))
     with pytest.raises(ValueError, match="batch"):

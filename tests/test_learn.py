@@ -122,8 +122,12 @@ def test_forgetting_fires_on_a_severe_change_only(seed: int) -> None:
     assert severe.change_events_, "the severe change was not detected"
     assert all(e.detected_day >= 45 for e in severe.change_events_)
     assert min(e.detected_day for e in severe.change_events_) <= 52
+    newest = max(e.detected_day for e in severe.change_events_)
+    meta = severe.curves(4, np.random.default_rng(0)).meta
+    assert meta["days_since_change"] == 89 - newest  # what the default policy reads
     stationary = _world_run("stationary", seed)
     assert stationary.change_events_ == []
+    assert stationary.curves(4, np.random.default_rng(0)).meta["days_since_change"] is None
 
 
 def test_same_data_same_state_and_seeded_draws() -> None:

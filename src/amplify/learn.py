@@ -281,6 +281,13 @@ class OnlineCurveLearner:
         """Number of days with data."""
         return len(self._data.days)
 
+    def days_since_change(self) -> int | None:
+        """Days from the newest detected change to the newest day with data (None: no change)."""
+        if not self.change_events_ or not self._data.days:
+            return None
+        newest = max(self._data.days)
+        return int(newest - max(e.detected_day for e in self.change_events_))
+
     @property
     def k_grid(self) -> FloatArray:
         """The ``k`` of every grid point, shape ``(n_arms, n_grid * n_shapes)``."""
@@ -634,7 +641,11 @@ class OnlineCurveLearner:
             k=k,
             platform=self.platform,
             max_observed_spend=self.max_observed_spend(),
-            meta={"source": "amplify.learn.OnlineCurveLearner", "n_days": self.n_days},
+            meta={
+                "source": "amplify.learn.OnlineCurveLearner",
+                "n_days": self.n_days,
+                "days_since_change": self.days_since_change(),
+            },
         )
 
     def predict_draws(self, spend: ArrayLike, n_draws: int, rng: np.random.Generator) -> FloatArray:

@@ -192,8 +192,11 @@ class InfoDirectedThompsonPolicy:
     Plain Thompson sampling plays one ``x*_d`` (``lam = 1``) whatever it costs.
 
     A daily trust region keeps the plan steady: at most ``max_churn`` of the budget changes place
-    per day (``0.5 * sum |plan - yesterday| / budget``), except that the plan may always move as far
-    as the greedy plan moved (``follow_greedy``).
+    per day (``0.5 * sum |plan - yesterday| / budget``), except that the plan may always move a
+    share ``follow_greedy`` of the way the greedy plan moved (by default all of it: exploitation is
+    never held back by the cap), and all of it for ``change_window`` days after the curves' learner
+    detected a change (``curves.meta["days_since_change"]``). A share below 1 gives steadier plans
+    at some cost in conversions (see the README's benchmark section).
 
     Parameters
     ----------
@@ -206,8 +209,10 @@ class InfoDirectedThompsonPolicy:
     max_churn
         Daily churn cap (share of the budget), None: no cap.
     follow_greedy
-        Let the plan always move as far as the greedy plan moved since yesterday (exploitation is
-        never held back by the cap; a detected change is followed at once).
+        Share (0-1) of the greedy plan's move away from yesterday's plan that the plan may always
+        make, whatever ``max_churn`` says.
+    change_window
+        Days after a detected change during which the plan may follow the greedy plan all the way.
     eval_draws
         Posterior draws used (a random subset when there are more): each is solved exactly, their
         mean curve gives the greedy plan, and they score the candidates.
@@ -219,7 +224,8 @@ class InfoDirectedThompsonPolicy:
     steps: tuple[float, ...] = (0.1, 0.2, 0.35, 0.5, 0.75, 1.0)
     overdispersion: float = 0.05
     max_churn: float | None = 0.05
-    follow_greedy: bool = True
+    follow_greedy: float = 1.0
+    change_window: int = 7
     eval_draws: int = 256
     objective: Weights | None = None
     name: str = "thompson"
@@ -239,6 +245,11 @@ class InfoDirectedThompsonPolicy:
         if self.max_churn is not None and not 0 < self.max_churn <= 1:
             raise ValueError(
                 f"InfoDirectedThompsonPolicy: max_churn must be in (0, 1], got {self.max_churn}"
+            )
+        if not 0 <= self.follow_greedy <= 1 or self.change_window < 0:
+            raise ValueError(
+                "InfoDirectedThompsonPolicy: need 0 <= follow_greedy <= 1 and change_window >= 0, "
+                f"got {self.follow_greedy}, {self.change_window}"
             )
 
     def candidates(
@@ -283,9 +294,10 @@ class InfoDirectedThompsonPolicy:
         plan = project(choice, comp, total=total)[0]
         prev = comp.previous
         if self.max_churn is not None and prev is not None and comp.budget > 0:
-            cap = self.max_churn
-            if self.follow_greedy:
-                cap = max(cap, churn(prev, greedy, comp.budget))
+            since = curves.meta.get("days_since_change")
+            recent = isinstance(since, int) and since <= self.change_window
+            follow = 1.0 if recent else self.follow_greedy
+            cap = max(self.max_churn, follow * churn(prev, greedy, comp.budget))
             moved = churn(prev, plan, comp.budget)
             if moved > cap:
                 plan = project(prev + (cap / moved) * (plan - prev), comp, total=total)[0]
