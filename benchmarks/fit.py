@@ -94,6 +94,8 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=RESULTS / "fit.json")
     ap.add_argument("--row", nargs=2, metavar=("N_POSTS", "SAMPLER"), help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if not args.seeds:
+        ap.error("--seeds needs at least one seed")
 
     if args.row:
         row = one_row(int(args.row[0]), args.row[1], args.draws, args.tune, args.seeds[0])
