@@ -1,7 +1,7 @@
 """Allocation benchmark: the online loop's policies against the oracle on simulated campaign worlds.
 
-Run ``python benchmarks/allocation.py`` (full: 100 seeds, 2 worker processes, on 2 cores) or
-``python benchmarks/allocation.py --quick`` (a few seeds, < 3 min). Writes
+Run ``python benchmarks/allocation.py`` (full: 100 seeds, 2 worker processes; 23-25 min on an idle
+2-core machine) or ``python benchmarks/allocation.py --quick`` (a few seeds, < 3 min). Writes
 ``benchmarks/results/allocation.json`` and ``benchmarks/results/regret.png``.
 
 Set-up (``amplify.simulate.CampaignWorld``): 90 daily decisions from a cold start (no history unless

@@ -356,6 +356,12 @@ def _merge(spans: list[tuple[float, float]], tol: float) -> list[tuple[float, fl
     return out
 
 
+def _hits(spans: list[tuple[float, float]], total: float, tol: float, at_most: bool) -> bool:
+    """Whether ``total`` lies in one of ``spans`` (``at_most``: the total is a cap, so it is hit
+    when some span starts at or below it)."""
+    return any(a - tol <= total and (at_most or total <= b + tol) for a, b in spans)
+
+
 def _reachable(
     lo: FloatArray,
     hi: FloatArray,
@@ -520,7 +526,7 @@ def compile_constraints(curves: ResponseCurves, c: Constraints) -> Compiled:
     if m > 0:
         tol = _REL * max(budget, 1.0) + 1e-9
         spans = _reachable(lo, hi, m, groups, singles, tol)
-        if not any(a - tol <= budget and (at_most or budget <= b + tol) for a, b in spans):
+        if not _hits(spans, budget, tol, at_most):
             near = ", ".join(f"{_money(a)}-{_money(b)}" for a, b in spans[:6]) or "none"
             raise ConstraintError(
                 f"with min_per_arm {_money(m)} (an arm gets 0 or at least that) the bounds and "

@@ -44,6 +44,7 @@ from amplify.allocate.constraints import (
     Compiled,
     Constraints,
     Group,
+    _hits,
     _reachable,
     compile_constraints,
 )
@@ -456,8 +457,7 @@ def _decide(
     tol = 1e-9 * max(total, 1.0)
 
     def reachable(l_: FloatArray, h_: FloatArray) -> bool:
-        spans = _reachable(l_, h_, m, groups, singles, tol)
-        return any(a - tol <= total and (at_most or total <= b + tol) for a, b in spans)
+        return _hits(_reachable(l_, h_, m, groups, singles, tol), total, tol, at_most)
 
     for j in order:
         options = []

@@ -51,7 +51,14 @@ from scipy.special import gammaln, logit
 from amplify import constants as C
 from amplify.model.features import Features, Levels
 from amplify.model.likelihood import ROW_FIELDS, THETA_ROWS, BoostLogLik
-from amplify.model.priors import Priors, coef_names, noise_names, pooled_names, prior_table
+from amplify.model.priors import (
+    SCALE_LOG_SD,
+    Priors,
+    coef_names,
+    noise_names,
+    pooled_names,
+    prior_table,
+)
 from amplify.model.transforms import count_table
 
 DIM_POOLED = "pooled_param"
@@ -182,7 +189,9 @@ def build_model(feat: Features, levels: Levels, priors: Priors, *, log_k_center:
         pv = _prior_vectors(priors, d["log_k_center"])
 
         mu = pm.Normal("pooled_mu", pv["pooled_center"], pv["pooled_center_sd"], dims=DIM_POOLED)
-        sd = pm.LogNormal("pooled_sd", np.log(pv["pooled_platform_sd"]), 0.5, dims=DIM_POOLED)
+        sd = pm.LogNormal(
+            "pooled_sd", np.log(pv["pooled_platform_sd"]), SCALE_LOG_SD, dims=DIM_POOLED
+        )
         pooled = pm.Normal("pooled", mu[:, None], sd[:, None], dims=(DIM_POOLED, C.DIM_PLATFORM))
         coef = pm.Normal(
             "platform_coef",
@@ -193,13 +202,13 @@ def build_model(feat: Features, levels: Levels, priors: Priors, *, log_k_center:
         noise = pm.HalfNormal("noise", pv["noise_sd"][:, None], dims=(DIM_NOISE, C.DIM_PLATFORM))
 
         if organic and len(levels.formats) > 1:
-            fmt_sigma = pm.LogNormal("format_sigma", np.log(priors.format_sd), 0.5)
+            fmt_sigma = pm.LogNormal("format_sigma", np.log(priors.format_sd), SCALE_LOG_SD)
             fe = pm.ZeroSumNormal("format_effect", sigma=fmt_sigma, dims=C.DIM_FORMAT)
         else:
             fe = pt.zeros((0,))
         seg_parts = []
         for col in active_segments(levels):
-            s_sigma = pm.LogNormal(f"segment_sigma_{col}", np.log(priors.segment_sd), 0.5)
+            s_sigma = pm.LogNormal(f"segment_sigma_{col}", np.log(priors.segment_sd), SCALE_LOG_SD)
             seg_parts.append(
                 pm.ZeroSumNormal(f"segment_effect_{col}", sigma=s_sigma, dims=segment_dim(col))
             )

@@ -33,7 +33,14 @@ from amplify.model.build import (
 )
 from amplify.model.features import Features, Levels
 from amplify.model.likelihood import THETA_ROWS, boost_loglik
-from amplify.model.priors import Priors, coef_names, noise_names, pooled_names, prior_table
+from amplify.model.priors import (
+    SCALE_LOG_SD,
+    Priors,
+    coef_names,
+    noise_names,
+    pooled_names,
+    prior_table,
+)
 
 # sources of the likelihood's theta rows
 _POOLED, _COEF, _NOISE, _ZERO = 0, 1, 2, 3
@@ -175,15 +182,15 @@ def _zerosum_adjoint(g: np.ndarray) -> np.ndarray:  # pragma: no cover - compile
 def _zerosum_group(
     x: np.ndarray, grad: np.ndarray, o: int, m: int, log_median: float
 ) -> tuple[float, np.ndarray]:  # pragma: no cover - compiled
-    """One zero-sum effect group stored at ``x[o : o + m]``: log scale ``x[o]`` ~ Normal(log
-    ``log_median``, 0.5) and ``m - 1`` free coordinates ~ Normal(0, scale). Adds its gradient to
-    ``grad``; returns its log density and the ``m`` effects."""
+    """One zero-sum effect group stored at ``x[o : o + m]``: log scale ``x[o]`` ~
+    Normal(``log_median``, ``SCALE_LOG_SD``) and ``m - 1`` free coordinates ~ Normal(0, scale).
+    Adds its gradient to ``grad``; returns its log density and the ``m`` effects."""
     ls = x[o]
     sig = np.exp(ls)
     z = x[o + 1 : o + m]
-    u = (ls - log_median) / 0.5
+    u = (ls - log_median) / SCALE_LOG_SD
     ss = (z * z).sum()
-    grad[o] += -u / 0.5 + ss / (sig * sig) - (m - 1)
+    grad[o] += -u / SCALE_LOG_SD + ss / (sig * sig) - (m - 1)
     grad[o + 1 : o + m] -= z / (sig * sig)
     return -0.5 * u * u - 0.5 * ss / (sig * sig) - (m - 1) * ls, _zerosum_backward(z)
 
@@ -238,9 +245,9 @@ def fast_logp(
         z = (mu[k] - pc[k]) / pcs[k]
         lp -= 0.5 * z * z
         grad[o_mu + k] -= z / pcs[k]
-        u = (lsd[k] - plsd[k]) / 0.5
+        u = (lsd[k] - plsd[k]) / SCALE_LOG_SD
         lp -= 0.5 * u * u
-        grad[o_lsd + k] -= u / 0.5
+        grad[o_lsd + k] -= u / SCALE_LOG_SD
         for p in range(n_p):
             r = (pooled[k, p] - mu[k]) / sd[k]
             lp -= 0.5 * r * r + lsd[k]
@@ -258,7 +265,7 @@ def fast_logp(
             lp += -0.5 * v * v + x[o_noise + k * n_p + p]
             grad[o_noise + k * n_p + p] += 1.0 - v * v
 
-    # format and segment effects: zero-sum normals with LogNormal(log median, 0.5) scales
+    # format and segment effects: zero-sum normals with LogNormal(log median, SCALE_LOG_SD) scales
     o = o_rest
     fe = np.zeros(max(n_f, 0))
     o_fz = 0

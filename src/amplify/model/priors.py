@@ -14,6 +14,7 @@ import math
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+from scipy.special import logit
 
 
 class _Strict(BaseModel):
@@ -160,6 +161,9 @@ class SamplerConfig(_Strict):
 
 # --- parameter blocks of the model (see amplify.model.build)
 # -----------------------------------------
+#: Log-scale sd of the boundary-avoiding LogNormal priors on scales: the between-platform sds and
+#: the format and segment effect scales (medians ``*_platform_sd``, ``format_sd``, ``segment_sd``).
+SCALE_LOG_SD = 0.5
 #: Partially pooled platform parameters, in block order.
 POOLED: tuple[str, ...] = ("log_cpm", "log_k", "ctr_logit", "cvr_logit", "organic_effect")
 #: Independent per-platform coefficients (normal priors), in block order.
@@ -209,16 +213,16 @@ def prior_table(
     pooled = {
         "log_cpm": (math.log(priors.cpm_median), priors.cpm_sd, priors.cpm_platform_sd),
         "log_k": (log_k_center, priors.k_sd, priors.k_platform_sd),
-        "ctr_logit": (_logit(priors.ctr_median), priors.ctr_sd, priors.ctr_platform_sd),
-        "cvr_logit": (_logit(priors.cvr_median), priors.cvr_sd, priors.cvr_platform_sd),
+        "ctr_logit": (logit(priors.ctr_median), priors.ctr_sd, priors.ctr_platform_sd),
+        "cvr_logit": (logit(priors.cvr_median), priors.cvr_sd, priors.cvr_platform_sd),
         "organic_effect": (0.0, priors.organic_effect_sd, priors.organic_effect_platform_sd),
     }
     coefs = {
-        "er_logit": (_logit(priors.er_median), priors.er_sd),
+        "er_logit": (logit(priors.er_median), priors.er_sd),
         "log_resonance_er": (math.log(priors.resonance_er_median), priors.resonance_er_sd),
         "reach_log": (math.log(priors.reach_median), priors.reach_sd),
         "reach_loading": (0.0, priors.reach_loading_sd),
-        "share_logit": (_logit(priors.share_rate_median), priors.share_rate_sd),
+        "share_logit": (logit(priors.share_rate_median), priors.share_rate_sd),
         "shares_loading": (0.0, priors.shares_loading_sd),
         "log_view_through": (math.log(priors.view_through_median), priors.view_through_sd),
         "value_log": (math.log(priors.value_median), priors.value_sd),
@@ -231,7 +235,3 @@ def prior_table(
         "reach_sigma": priors.reach_noise_sd,
     }
     return pooled, coefs, noises
-
-
-def _logit(p: float) -> float:
-    return math.log(p / (1.0 - p))

@@ -85,8 +85,6 @@ def binomial_logit_moments(trials: ArrayLike, rate: ArrayLike) -> tuple[FloatArr
     n_all, p_all = np.broadcast_arrays(
         np.rint(np.asarray(trials, dtype=float)), np.asarray(rate, dtype=float)
     )
-    mean = np.empty(n_all.shape)
-    var = np.empty(n_all.shape)
     pairs, inverse = np.unique(
         np.stack([n_all.ravel(), p_all.ravel()], axis=1), axis=0, return_inverse=True
     )
@@ -94,15 +92,14 @@ def binomial_logit_moments(trials: ArrayLike, rate: ArrayLike) -> tuple[FloatArr
     # the binomial mass lies within ~10 sd of n * p: sum over that window only
     half = int(np.ceil(10.0 * np.sqrt(np.max(n * p * (1.0 - p), initial=0.0)))) + 12
     s = np.floor(n * p) + np.arange(-half, half + 1)
-    inside = (s >= 0) & (s <= n)
-    w = np.where(inside, binom.pmf(np.clip(s, 0, n), n, p), 0.0)
+    e = np.clip(s, 0, n)
+    w = np.where((s >= 0) & (s <= n), binom.pmf(e, n, p), 0.0)
     w /= w.sum(axis=1, keepdims=True)
-    y = np.log((np.clip(s, 0, n) + 0.5) / (n - np.clip(s, 0, n) + 0.5))
+    y = empirical_logit(e, n)[0]
     m = np.sum(w * y, axis=1)
     v = np.sum(w * (y - m[:, None]) ** 2, axis=1)
-    mean.ravel()[:] = m[inverse.ravel()]
-    var.ravel()[:] = v[inverse.ravel()]
-    return mean, var
+    pick = inverse.ravel()
+    return m[pick].reshape(n_all.shape), v[pick].reshape(n_all.shape)
 
 
 def resonance_update(
