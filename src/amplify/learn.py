@@ -12,7 +12,10 @@ spend look like a bad arm). The posterior is exact up to a grid over ``(k, n)``:
 * for each grid point the posterior of ``beta`` is a conjugate Gamma under a Poisson likelihood
   ``conversions_d ~ Poisson(beta * g(s_d) * f_d)``, where ``f_d`` is the share of day ``d``'s
   conversions reported so far (the reporting-delay CDF at the day's age), so late conversions are
-  never mistaken for a bad day;
+  never mistaken for a bad day; its Gamma prior is centred by empirical Bayes on the account's
+  conversion rate (or, with ``LearnerConfig.platform_pooling``, on that of the other posts on the
+  arm's platform, itself shrunk towards the account's: a new post starts where its platform's posts
+  are);
 * the grid weights are updated by the Gamma-Poisson marginal likelihood.
 
 The allocator works on the ``beta * s / (1 + s / k)`` family
@@ -78,8 +81,15 @@ class LearnerConfig:
         Prior sd of ``log(k / reference_spend)`` (weak default prior; centred on ``k = reference``).
     rate_prior_shape
         Gamma shape of the weak default prior on the conversion rate at the reference spend; its
-        mean is the pooled rate of all arms (empirical Bayes), so arms shrink towards the account
-        average.
+        mean is a pooled rate (empirical Bayes: the account's, or the platform's, see
+        ``platform_pooling``), so arms shrink towards their peers.
+    platform_pooling
+        Arms that share a platform with other arms (posts) shrink towards their platform instead:
+        the prior mean of each arm's rate is the rate of the other arms on its platform, itself
+        shrunk towards the account rate by this many days of one arm's reference spend (3 is a
+        good start). ``None`` (default): every arm shrinks towards the account rate. No effect when
+        each platform has one arm. On the allocation benchmark's 20-post worlds it lifts the greedy
+        policy from 92.37% to 92.63% of the oracle (README, "Benchmarks").
     overdispersion
         ``1 / kappa`` of the negative-binomial noise; ``None`` estimates it from residuals.
     delay_pmf
@@ -111,6 +121,7 @@ class LearnerConfig:
     max_spend: float | None = None
     log_k_prior_sd: float = 2.5
     rate_prior_shape: float = 2.0
+    platform_pooling: float | None = None
     overdispersion: float | None = None
     delay_pmf: tuple[float, ...] = DEFAULT_DELAY_PMF
     delay_prior_strength: float = 50.0
@@ -133,6 +144,8 @@ class LearnerConfig:
             raise ValueError("forget_factor must be in [0, 1]")
         if self.rate_prior_shape <= 0 or self.log_k_prior_sd <= 0:
             raise ValueError("rate_prior_shape and log_k_prior_sd must be positive")
+        if self.platform_pooling is not None and self.platform_pooling <= 0:
+            raise ValueError("platform_pooling must be positive or None")
         if (
             not self.shapes
             or len(self.shapes) != len(self.shape_prior)
@@ -229,6 +242,9 @@ class OnlineCurveLearner:
         if not np.all(np.isfinite(ref) & (ref > 0)):
             raise ValueError("reference_spend must be positive and finite")
         self.reference_spend = ref
+        names = sorted(set(self.platform))
+        #: (A, P) one-hot platform membership of every arm
+        self._onehot = np.array([[p == q for q in names] for p in self.platform], dtype=float)
         self.config = config or LearnerConfig()
         self.prior = prior.take_arms(self.arms) if prior is not None else None
         cfg = self.config
@@ -495,10 +511,19 @@ class OnlineCurveLearner:
     def _pooled_rate(self, c: FloatArray, f: FloatArray, omega: FloatArray) -> FloatArray:
         if self._prior_rate_mean is not None:
             return self._prior_rate_mean
-        s = self._spend_now
-        pseudo = 0.5 * float(np.mean(self.reference_spend))
-        rate = (np.sum(omega * c) + 0.02 * pseudo) / (np.sum(omega * s * f) + pseudo)
-        return np.full(self.n_arms, rate)
+        num = np.sum(omega * c, axis=0)  # (A,)
+        den = np.sum(omega * self._spend_now * f, axis=0)
+        ref = float(np.mean(self.reference_spend))
+        pseudo = 0.5 * ref
+        account = (num.sum() + 0.02 * pseudo) / (den.sum() + pseudo)
+        days = self.config.platform_pooling
+        if days is None:
+            return np.full(self.n_arms, account)
+        # leave-one-out platform rate: the other arms on the arm's platform, shrunk to the account
+        h = self._onehot
+        others_num = h @ (h.T @ num) - num
+        others_den = h @ (h.T @ den) - den
+        return np.asarray((others_num + account * days * ref) / (others_den + days * ref))
 
     def _posterior(
         self, g: FloatArray, c: FloatArray, f: FloatArray, w: FloatArray, rate_mean: FloatArray
