@@ -511,14 +511,15 @@ class OnlineCurveLearner:
     def _pooled_rate(self, c: FloatArray, f: FloatArray, omega: FloatArray) -> FloatArray:
         if self._prior_rate_mean is not None:
             return self._prior_rate_mean
-        num = np.sum(omega * c, axis=0)  # (A,)
-        den = np.sum(omega * self._spend_now * f, axis=0)
         ref = float(np.mean(self.reference_spend))
         pseudo = 0.5 * ref
-        account = (num.sum() + 0.02 * pseudo) / (den.sum() + pseudo)
+        cf = omega * c
+        sf = omega * self._spend_now * f
+        account = (np.sum(cf) + 0.02 * pseudo) / (np.sum(sf) + pseudo)
         days = self.config.platform_pooling
         if days is None:
             return np.full(self.n_arms, account)
+        num, den = cf.sum(axis=0), sf.sum(axis=0)  # (A,)
         # leave-one-out platform rate: the other arms on the arm's platform, shrunk to the account
         h = self._onehot
         others_num = h @ (h.T @ num) - num
