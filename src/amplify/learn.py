@@ -86,10 +86,10 @@ class LearnerConfig:
     platform_pooling
         Arms that share a platform with other arms (posts) shrink towards their platform instead:
         the prior mean of each arm's rate is the rate of the other arms on its platform, itself
-        shrunk towards the account rate by this many days of one arm's reference spend (3 is a
-        good start). ``None`` (default): every arm shrinks towards the account rate. No effect when
-        each platform has one arm. On the allocation benchmark's 20-post worlds it lifts the greedy
-        policy from 92.37% to 92.63% of the oracle (README, "Benchmarks").
+        shrunk towards the account rate by this many days of one arm's reference spend (3 in the
+        benchmark runs). ``None`` (default): every arm shrinks towards the account rate. No effect
+        when each platform has one arm. On the allocation benchmark's 20-post worlds it lifts the
+        greedy policy from 92.37% to 92.63% of the oracle (README, "Benchmarks").
     overdispersion
         ``1 / kappa`` of the negative-binomial noise; ``None`` estimates it from residuals.
     delay_pmf
