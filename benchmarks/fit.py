@@ -119,7 +119,7 @@ def main() -> None:
         line = next((ln for ln in out.stdout.splitlines() if ln.startswith("ROW ")), None)
         if line is None:
             print(out.stderr[-3000:], file=sys.stderr)
-            raise SystemExit(f"row {n} {sampler} failed")
+            raise SystemExit(f"row {n} {sampler} seed {seed} failed")
         row = json.loads(line[4:])
         row["subprocess_s"] = round(time.perf_counter() - t, 2)
         rows.append(row)
