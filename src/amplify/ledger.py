@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -169,11 +170,21 @@ class Ledger:
             str(self.path), timeout=timeout, isolation_level=None, check_same_thread=False
         )
         self._conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
-        try:
-            mode = self._conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-        except sqlite3.DatabaseError as exc:
-            self._conn.close()
-            raise LedgerError(f"{self.path} is not an amplify ledger (SQLite said: {exc})") from exc
+        # sessions opening a new ledger at once race for the switch to WAL, and SQLite answers the
+        # loser "database is locked" without waiting on the busy timeout: retry until the timeout
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                mode = self._conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+                break
+            except sqlite3.DatabaseError as exc:
+                if "locked" in str(exc) and time.monotonic() < deadline:
+                    time.sleep(0.01)
+                    continue
+                self._conn.close()
+                raise LedgerError(
+                    f"{self.path} is not an amplify ledger (SQLite said: {exc})"
+                ) from exc
         if str(mode).lower() != "wal":
             self._conn.close()
             raise LedgerError(
