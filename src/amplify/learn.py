@@ -78,7 +78,10 @@ class LearnerConfig:
         Largest daily spend per arm worth describing well (default: the sum of the reference spends,
         i.e. the whole budget): the range of the approximation handed to the allocator.
     log_k_prior_sd
-        Prior sd of ``log(k / reference_spend)`` (weak default prior; centred on ``k = reference``).
+        Prior sd of ``log(k / reference_spend)`` (weak default prior; centred on ``k = reference``;
+        the grid ``k_range`` truncates it). 1.5, which puts 95% of the prior on the grid's span,
+        was measured against this default on the allocation benchmark and not adopted (README,
+        "Benchmarks").
     rate_prior_shape
         Gamma shape of the weak default prior on the conversion rate at the reference spend; its
         mean is a pooled rate (empirical Bayes: the account's, or the platform's, see
@@ -412,8 +415,7 @@ class OnlineCurveLearner:
         g = self._g_days(s)
         omega = self._day_weights(days, valid)
         # quasi-likelihood weights from the previous posterior's fitted means, then once more from
-        # the
-        # new posterior (with the over-dispersion re-estimated from its residuals)
+        # the new posterior (with the over-dispersion re-estimated from its residuals)
         mu = self._post_mean_at(self._post, g) * f
         post, mu = self._fit(g, c, f, omega, mu, self.overdispersion_)
         if self.config.overdispersion is None:
