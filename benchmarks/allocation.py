@@ -2,7 +2,9 @@
 
 Run ``python benchmarks/allocation.py`` (full: 100 seeds, 2 worker processes; 23-25 min on an idle
 2-core machine) or ``python benchmarks/allocation.py --quick`` (a few seeds, < 3 min). Writes
-``benchmarks/results/allocation.json`` and ``benchmarks/results/regret.png``.
+``benchmarks/results/allocation.json`` and ``benchmarks/results/regret.png``. An alternative learner
+setting is one command too, e.g. ``--learner log_k_prior_sd=1.5 --out /tmp/k15`` (its JSON records
+the setting and the command).
 
 Set-up (``amplify.simulate.CampaignWorld``): 90 daily decisions from a cold start (no history unless
 ``--history-days``); true curves from families the model does not assume (Hill with slopes 0.7..2,
@@ -30,6 +32,7 @@ interval. The ``peer`` block is read from ``benchmarks/results/peer_pymc_marketi
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import os
@@ -45,7 +48,7 @@ import numpy as np
 from amplify.allocate import Constraints, make_plan
 from amplify.campaign import make_policy, simulate_rounds
 from amplify.curves import ResponseCurves
-from amplify.learn import OnlineCurveLearner
+from amplify.learn import LearnerConfig, OnlineCurveLearner
 from amplify.simulate import CampaignWorld
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -87,9 +90,12 @@ def oracle_plans_of(world: CampaignWorld) -> list[np.ndarray]:
     return plans
 
 
-def run_world(job: tuple[str, int, Sequence[str], int]) -> dict[str, Any]:
-    """All policies on one world (same seed, same noise): daily expected conversions and churn."""
-    variant, seed, policies, history_days = job
+def run_world(job: tuple[str, int, Sequence[str], int, dict[str, Any]]) -> dict[str, Any]:
+    """All policies on one world (same seed, same noise): daily expected conversions and churn.
+
+    ``job`` is ``(variant, seed, policies, history_days, learner settings)``; the settings are
+    :class:`LearnerConfig` fields (empty: its defaults)."""
+    variant, seed, policies, history_days, learner_kw = job
     world = make_world(variant, seed)
     n = len(world.arms)
     oracle_plans = oracle_plans_of(world)
@@ -107,7 +113,12 @@ def run_world(job: tuple[str, int, Sequence[str], int]) -> dict[str, Any]:
             plans = np.full((ROUNDS, n), BUDGET / n)
             daily = np.array([world.expected(plans[r], r).sum() for r in range(ROUNDS)])
         else:
-            learner = OnlineCurveLearner(world.arms, world.platform, reference_spend=BUDGET / n)
+            learner = OnlineCurveLearner(
+                world.arms,
+                world.platform,
+                reference_spend=BUDGET / n,
+                config=LearnerConfig(**learner_kw),
+            )
             res = simulate_rounds(
                 world,
                 make_policy(name),
@@ -220,7 +231,9 @@ def latency() -> tuple[float, float]:
     return best_ms(plat, BUDGET, 7), best_ms(posts, 20000.0, 3)
 
 
-def learner_vs_nuts(seed: int = 7, days: int = 40) -> dict[str, Any]:
+def learner_vs_nuts(
+    seed: int = 7, days: int = 40, config: LearnerConfig | None = None
+) -> dict[str, Any]:
     """The fast learner against a full NUTS fit of the same model on the same data.
 
     Data: ``days`` days of a stationary CampaignWorld with spends varied around the even split,
@@ -237,7 +250,7 @@ def learner_vs_nuts(seed: int = 7, days: int = 40) -> dict[str, Any]:
     world = CampaignWorld(seed)
     rng = np.random.default_rng(seed)
     ref = BUDGET / 3
-    learner = OnlineCurveLearner(world.arms, world.platform, reference_spend=ref)
+    learner = OnlineCurveLearner(world.arms, world.platform, reference_spend=ref, config=config)
     for d in range(days):
         out = world.step(ref * np.exp(0.4 * rng.normal(size=3)), d)
         learner.observe(d, out.spend, out.conversions, age=30)
@@ -373,6 +386,28 @@ def plot(curves: dict[str, Any], path: Path) -> None:
     plt.close(fig)
 
 
+def _learner_settings(ap: argparse.ArgumentParser, items: Sequence[str]) -> dict[str, Any]:
+    """``KEY=VALUE`` pairs (VALUE as JSON, else a string) checked against :class:`LearnerConfig`."""
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            ap.error(f"--learner {item!r}: write KEY=VALUE, e.g. log_k_prior_sd=1.5")
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError:
+            value = raw
+        out[key] = tuple(value) if isinstance(value, list) else value
+    known = {f.name for f in dataclasses.fields(LearnerConfig)}
+    if unknown := sorted(set(out) - known):
+        ap.error(f"--learner: unknown setting(s) {unknown}; known: {sorted(known)}")
+    try:
+        LearnerConfig(**out)
+    except (TypeError, ValueError) as exc:
+        ap.error(f"--learner: {exc}")
+    return out
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="3 seeds, no NUTS check (< 3 minutes)")
@@ -392,6 +427,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="run the learner-vs-NUTS check (default: in the full run only)",
     )
     ap.add_argument("--extra-seeds", type=int, default=30, help="worlds for the extra policies")
+    ap.add_argument(
+        "--learner",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a LearnerConfig setting for every policy's learner, e.g. log_k_prior_sd=1.5 or "
+        "platform_pooling=3 (repeatable; VALUE is JSON; use --out to keep the default results)",
+    )
     ap.add_argument("--out", type=Path, default=RESULTS)
     ap.add_argument(
         "--latency-only",
@@ -410,11 +453,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return 0
 
+    learner_kw = _learner_settings(ap, args.learner)
     n_seeds = args.seeds or (3 if args.quick else 100)
     variants = args.variants or list(VARIANTS)
     extra = [] if (args.no_extra or args.quick) else list(EXTRA_POLICIES)
     jobs = [
-        (v, 1000 + s, list(POLICIES) + (extra if s < args.extra_seeds else []), args.history_days)
+        (
+            v,
+            1000 + s,
+            list(POLICIES) + (extra if s < args.extra_seeds else []),
+            args.history_days,
+            learner_kw,
+        )
         for s in range(n_seeds)
         for v in variants
     ]
@@ -438,7 +488,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         }
     lat_platform, lat_posts = latency()
     run_nuts = (not args.quick) if args.nuts is None else args.nuts
-    nuts = learner_vs_nuts() if run_nuts else None
+    nuts = learner_vs_nuts(config=LearnerConfig(**learner_kw)) if run_nuts else None
     peer_path = args.out / "peer_pymc_marketing.json"
     peer: dict[str, Any] = {"amplify": None, "pymc_marketing": None}
     if peer_path.exists():
@@ -464,7 +514,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             "wall_s": time.perf_counter() - t0,
             "workers": args.workers,
             "cpu_count": os.cpu_count(),
-            "command": "python benchmarks/allocation.py" + (" --quick" if args.quick else ""),
+            "command": " ".join(
+                ["python benchmarks/allocation.py", *(sys.argv[1:] if argv is None else argv)]
+            ),
+            "learner": learner_kw,
             "definitions": {
                 "pct_oracle": "100 * sum_t E[conv | plan_t] / sum_t E[conv | oracle_t], per world",
                 "gap_captured": "(pct_oracle_mean - uniform's) / (100 - uniform's)",
