@@ -92,7 +92,8 @@ class LearnerConfig:
         shrunk towards the account rate by this many days of one arm's reference spend (3 in the
         benchmark runs). ``None`` (default): every arm shrinks towards the account rate. No effect
         when each platform has one arm. On the allocation benchmark's 20-post worlds it lifts the
-        greedy policy from 92.37% to 92.63% of the oracle (README, "Benchmarks").
+        greedy policy from 92.37% to 92.63% of the oracle but not the default policy (92.40% to
+        92.33%), hence opt-in (README, "Benchmarks").
     overdispersion
         ``1 / kappa`` of the negative-binomial noise; ``None`` estimates it from residuals.
     delay_pmf
