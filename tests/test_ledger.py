@@ -111,6 +111,20 @@ def test_not_a_ledger(tmp_path: Path) -> None:
         Ledger(junk)
 
 
+def test_a_ledger_locked_past_the_timeout_says_so(tmp_path: Path) -> None:
+    path = tmp_path / "busy.db"
+    holder = sqlite3.connect(str(path), isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        with pytest.raises(LedgerError, match="locked by another process"):
+            Ledger(path, timeout=0.2)
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    with Ledger(path) as led:  # once released, the same file opens as a ledger
+        assert led.ensure_run("c", {}, "test") >= 1
+
+
 def test_late_reports_and_integrity_report(tmp_path: Path) -> None:
     with Ledger(tmp_path / "run.db") as led:
         run = led.ensure_run("c", {}, "test")

@@ -178,13 +178,18 @@ class Ledger:
                 mode = self._conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
                 break
             except sqlite3.DatabaseError as exc:
-                if "locked" in str(exc) and time.monotonic() < deadline:
+                locked = "locked" in str(exc)
+                if locked and time.monotonic() < deadline:
                     time.sleep(0.01)
                     continue
                 self._conn.close()
-                raise LedgerError(
-                    f"{self.path} is not an amplify ledger (SQLite said: {exc})"
-                ) from exc
+                problem = (
+                    f"is locked by another process (waited {timeout:g} s; close the other session "
+                    "or try again)"
+                    if locked
+                    else "is not an amplify ledger"
+                )
+                raise LedgerError(f"{self.path} {problem} (SQLite said: {exc})") from exc
         if str(mode).lower() != "wal":
             self._conn.close()
             raise LedgerError(
