@@ -90,12 +90,11 @@ def oracle_plans_of(world: CampaignWorld) -> list[np.ndarray]:
     return plans
 
 
-def run_world(job: tuple[str, int, Sequence[str], int, dict[str, Any]]) -> dict[str, Any]:
+def run_world(job: tuple[str, int, Sequence[str], int, LearnerConfig]) -> dict[str, Any]:
     """All policies on one world (same seed, same noise): daily expected conversions and churn.
 
-    ``job`` is ``(variant, seed, policies, history_days, learner settings)``; the settings are
-    :class:`LearnerConfig` fields (empty: its defaults)."""
-    variant, seed, policies, history_days, learner_kw = job
+    ``job`` is ``(variant, seed, policies, history_days, learner config)``."""
+    variant, seed, policies, history_days, config = job
     world = make_world(variant, seed)
     n = len(world.arms)
     oracle_plans = oracle_plans_of(world)
@@ -117,7 +116,7 @@ def run_world(job: tuple[str, int, Sequence[str], int, dict[str, Any]]) -> dict[
                 world.arms,
                 world.platform,
                 reference_spend=BUDGET / n,
-                config=LearnerConfig(**learner_kw),
+                config=config,
             )
             res = simulate_rounds(
                 world,
@@ -386,8 +385,10 @@ def plot(curves: dict[str, Any], path: Path) -> None:
     plt.close(fig)
 
 
-def _learner_settings(ap: argparse.ArgumentParser, items: Sequence[str]) -> dict[str, Any]:
-    """``KEY=VALUE`` pairs (VALUE as JSON, else a string) checked against :class:`LearnerConfig`."""
+def _learner_settings(
+    ap: argparse.ArgumentParser, items: Sequence[str]
+) -> tuple[dict[str, Any], LearnerConfig]:
+    """``KEY=VALUE`` pairs (VALUE as JSON, else a string) and the :class:`LearnerConfig` of them."""
     out: dict[str, Any] = {}
     for item in items:
         key, sep, raw = item.partition("=")
@@ -402,10 +403,9 @@ def _learner_settings(ap: argparse.ArgumentParser, items: Sequence[str]) -> dict
     if unknown := sorted(set(out) - known):
         ap.error(f"--learner: unknown setting(s) {unknown}; known: {sorted(known)}")
     try:
-        LearnerConfig(**out)
+        return out, LearnerConfig(**out)
     except (TypeError, ValueError) as exc:
         ap.error(f"--learner: {exc}")
-    return out
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -453,7 +453,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return 0
 
-    learner_kw = _learner_settings(ap, args.learner)
+    learner_kw, learner_config = _learner_settings(ap, args.learner)
     n_seeds = args.seeds or (3 if args.quick else 100)
     variants = args.variants or list(VARIANTS)
     extra = [] if (args.no_extra or args.quick) else list(EXTRA_POLICIES)
@@ -463,7 +463,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             1000 + s,
             list(POLICIES) + (extra if s < args.extra_seeds else []),
             args.history_days,
-            learner_kw,
+            learner_config,
         )
         for s in range(n_seeds)
         for v in variants
@@ -488,7 +488,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         }
     lat_platform, lat_posts = latency()
     run_nuts = (not args.quick) if args.nuts is None else args.nuts
-    nuts = learner_vs_nuts(config=LearnerConfig(**learner_kw)) if run_nuts else None
+    nuts = learner_vs_nuts(config=learner_config) if run_nuts else None
     peer_path = args.out / "peer_pymc_marketing.json"
     peer: dict[str, Any] = {"amplify": None, "pymc_marketing": None}
     if peer_path.exists():
