@@ -3,8 +3,9 @@
 Run ``python benchmarks/allocation.py`` (full: 100 seeds, 2 worker processes; 23-25 min on an idle
 2-core machine) or ``python benchmarks/allocation.py --quick`` (a few seeds, < 3 min). Writes
 ``benchmarks/results/allocation.json`` and ``benchmarks/results/regret.png``. An alternative learner
-setting is one command too, e.g. ``--learner log_k_prior_sd=1.5 --out /tmp/k15`` (its JSON records
-the setting and the command).
+or default-policy setting is one command too, e.g. ``--learner log_k_prior_sd=1.5 --out /tmp/k15``
+or ``--thompson switching_cost=0.05 --out /tmp/sticky`` (its JSON records the settings and the
+command).
 
 Set-up (``amplify.simulate.CampaignWorld``): 90 daily decisions from a cold start (no history unless
 ``--history-days``); true curves from families the model does not assume (Hill with slopes 0.7..2,
@@ -45,7 +46,7 @@ from typing import Any
 
 import numpy as np
 
-from amplify.allocate import Constraints, make_plan
+from amplify.allocate import Constraints, InfoDirectedThompsonPolicy, get_policy, make_plan
 from amplify.campaign import make_policy, simulate_rounds
 from amplify.curves import ResponseCurves
 from amplify.learn import LearnerConfig, OnlineCurveLearner
@@ -90,11 +91,14 @@ def oracle_plans_of(world: CampaignWorld) -> list[np.ndarray]:
     return plans
 
 
-def run_world(job: tuple[str, int, Sequence[str], int, LearnerConfig]) -> dict[str, Any]:
+def run_world(
+    job: tuple[str, int, Sequence[str], int, LearnerConfig, dict[str, Any]],
+) -> dict[str, Any]:
     """All policies on one world (same seed, same noise): daily expected conversions and churn.
 
-    ``job`` is ``(variant, seed, policies, history_days, learner config)``."""
-    variant, seed, policies, history_days, config = job
+    ``job`` is ``(variant, seed, policies, history_days, learner config, settings of the default
+    policy)``."""
+    variant, seed, policies, history_days, config, thompson_kw = job
     world = make_world(variant, seed)
     n = len(world.arms)
     oracle_plans = oracle_plans_of(world)
@@ -120,7 +124,7 @@ def run_world(job: tuple[str, int, Sequence[str], int, LearnerConfig]) -> dict[s
             )
             res = simulate_rounds(
                 world,
-                make_policy(name),
+                get_policy(name, **thompson_kw) if name == "thompson" else make_policy(name),
                 learner,
                 Constraints(budget=BUDGET),
                 ROUNDS,
@@ -385,27 +389,27 @@ def plot(curves: dict[str, Any], path: Path) -> None:
     plt.close(fig)
 
 
-def _learner_settings(
-    ap: argparse.ArgumentParser, items: Sequence[str]
-) -> tuple[dict[str, Any], LearnerConfig]:
-    """``KEY=VALUE`` pairs (VALUE as JSON, else a string) and the :class:`LearnerConfig` of them."""
+def _settings(
+    ap: argparse.ArgumentParser, flag: str, items: Sequence[str], cls: type, example: str
+) -> tuple[dict[str, Any], Any]:
+    """``KEY=VALUE`` pairs (VALUE as JSON, else a string) and the dataclass ``cls`` of them."""
     out: dict[str, Any] = {}
     for item in items:
         key, sep, raw = item.partition("=")
         if not sep or not key:
-            ap.error(f"--learner {item!r}: write KEY=VALUE, e.g. log_k_prior_sd=1.5")
+            ap.error(f"{flag} {item!r}: write KEY=VALUE, e.g. {example}")
         try:
             value = json.loads(raw)
         except json.JSONDecodeError:
             value = raw
         out[key] = tuple(value) if isinstance(value, list) else value
-    known = {f.name for f in dataclasses.fields(LearnerConfig)}
+    known = {f.name for f in dataclasses.fields(cls)} - {"name", "objective"}
     if unknown := sorted(set(out) - known):
-        ap.error(f"--learner: unknown setting(s) {unknown}; known: {sorted(known)}")
+        ap.error(f"{flag}: unknown setting(s) {unknown}; known: {sorted(known)}")
     try:
-        return out, LearnerConfig(**out)
+        return out, cls(**out)
     except (TypeError, ValueError) as exc:
-        ap.error(f"--learner: {exc}")
+        ap.error(f"{flag}: {exc}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -435,6 +439,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="a LearnerConfig setting for every policy's learner, e.g. log_k_prior_sd=1.5 or "
         "platform_pooling=3 (repeatable; VALUE is JSON; use --out to keep the default results)",
     )
+    ap.add_argument(
+        "--thompson",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a setting of the default policy (InfoDirectedThompsonPolicy), e.g. "
+        "switching_cost=0.05 (repeatable; VALUE is JSON; use --out to keep the default results)",
+    )
     ap.add_argument("--out", type=Path, default=RESULTS)
     ap.add_argument(
         "--latency-only",
@@ -453,7 +465,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return 0
 
-    learner_kw, learner_config = _learner_settings(ap, args.learner)
+    learner_kw, learner_config = _settings(
+        ap, "--learner", args.learner, LearnerConfig, "log_k_prior_sd=1.5"
+    )
+    thompson_kw, _ = _settings(
+        ap, "--thompson", args.thompson, InfoDirectedThompsonPolicy, "switching_cost=0.05"
+    )
     n_seeds = args.seeds or (3 if args.quick else 100)
     variants = args.variants or list(VARIANTS)
     extra = [] if (args.no_extra or args.quick) else list(EXTRA_POLICIES)
@@ -464,6 +481,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             list(POLICIES) + (extra if s < args.extra_seeds else []),
             args.history_days,
             learner_config,
+            thompson_kw,
         )
         for s in range(n_seeds)
         for v in variants
@@ -518,6 +536,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 ["python benchmarks/allocation.py", *(sys.argv[1:] if argv is None else argv)]
             ),
             "learner": learner_kw,
+            "thompson": thompson_kw,
             "definitions": {
                 "pct_oracle": "100 * sum_t E[conv | plan_t] / sum_t E[conv | oracle_t], per world",
                 "gap_captured": "(pct_oracle_mean - uniform's) / (100 - uniform's)",

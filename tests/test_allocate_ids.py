@@ -78,7 +78,7 @@ def test_churn_cap_follows_greedy_moves(share: float, since: int | None, follow:
     curves = replace(_curves((0.3, 0.3, 0.3)), meta={"days_since_change": since})
     prev = {"facebook": 100.0, "instagram": 1400.0, "tiktok": 1500.0}
     c = Constraints(budget=3000.0, previous=prev)
-    pol = InfoDirectedThompsonPolicy(max_churn=0.02, follow_greedy=share)
+    pol = InfoDirectedThompsonPolicy(max_churn=0.02, follow_greedy=share, switching_cost=0.0)
     plan = pol.allocate(curves, c, np.random.default_rng(0))
     greedy = GreedyPolicy().allocate(curves, Constraints(budget=3000.0), np.random.default_rng(0))
     p = np.array(list(prev.values()))
@@ -124,3 +124,23 @@ def test_rejects_bad_settings() -> None:
         InfoDirectedThompsonPolicy(steps=(0.5, 1.5))
     with pytest.raises(ValueError, match="batch"):
         InfoDirectedThompsonPolicy(batch=0)
+
+
+@pytest.mark.parametrize(("since", "sticky"), [(None, True), (30, True), (3, False)])
+def test_greedy_reference_is_sticky_except_after_a_change(since: int | None, sticky: bool) -> None:
+    """Yesterday's greedy plan stays the reference while today's estimates only wobble; within
+    ``change_window`` days of a detected change the reference is the plain greedy plan again."""
+    base = _curves((0.4, 0.3, 0.5), seed=2)
+    yesterday = GreedyPolicy().allocate(base, Constraints(budget=3000.0), np.random.default_rng(0))
+    wobble = replace(
+        base, beta=base.beta * np.array([1.02, 0.98, 1.0]), meta={"days_since_change": since}
+    )
+    prev = dict(zip(wobble.arms, yesterday.tolist(), strict=True))
+    c = Constraints(budget=3000.0, previous=prev)
+    comp = compile_constraints(wobble, c)
+    pol = InfoDirectedThompsonPolicy(eval_draws=10_000, switching_cost=0.05)
+    cands, _, _ = pol.candidates(wobble, comp, np.random.default_rng(1))
+    plain = GreedyPolicy().allocate(wobble, Constraints(budget=3000.0), np.random.default_rng(0))
+    assert churn(yesterday, plain, 3000.0) > 0.005  # the plain optimum moves with the wobble
+    expected = yesterday if sticky else plain
+    np.testing.assert_allclose(cands[0], expected, rtol=1e-6, atol=1e-6 * 3000.0)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -15,6 +17,7 @@ from amplify.allocate import (
     solve,
     solve_draws,
     solve_scipy,
+    solve_sticky,
 )
 from amplify.curves import ResponseCurves
 from amplify.testing import synthetic_curves
@@ -275,3 +278,90 @@ def test_batched_draws_under_a_cpa_target_match_one_at_a_time() -> None:
     spent = batch.sum(axis=1)
     assert (spent < 2500.0 - 1e-6).any()
     assert (spent > 2500.0 - 1e-6).any()  # both kinds of rows are in the batch
+
+
+# --- switching cost (no-trade band) --------------------------------------------------------------
+
+
+def _sticky_value(curves: ResponseCurves, s: np.ndarray, prev: np.ndarray, lam: float) -> float:
+    return value(curves, s) - lam * float(np.abs(s - prev).sum())
+
+
+@settings(PROPS, max_examples=25)
+@given(
+    seed=st.integers(0, 10_000),
+    n_arms=st.sampled_from([3, 7, 40]),
+    n_draws=st.sampled_from([1, 30]),
+)
+def test_sticky_solve_is_the_optimum_net_of_the_switching_cost(
+    seed: int, n_arms: int, n_draws: int
+) -> None:
+    """KKT of ``max f(s) - lam |s - prev|``: buyers share ``nu + lam``, sellers ``nu - lam``, and
+    arms that stay put have marginal returns inside the band; scipy finds nothing better."""
+    rng = np.random.default_rng(seed)
+    curves = random_curves(rng, n_arms, n_draws, posts=True)
+    budget = float(rng.uniform(500, 10000))
+    comp = compile_constraints(curves, Constraints(budget=budget))
+    plain = solve(curves, Constraints(budget=budget))
+    prev = rng.dirichlet(np.ones(n_arms)) * budget
+    s = solve_sticky(curves, comp, prev, 0.05)
+    assert s.sum() == pytest.approx(budget, rel=1e-10)
+    assert np.all(s >= 0)
+    marg = curves.marginal(plain).mean(axis=0)
+    lam = 0.05 * float(np.median(marg[plain > 1e-9 * budget]))
+    m = curves.marginal(s).mean(axis=0)
+    tol = 1e-6 * budget
+    up, down = s > prev + tol, (s < prev - tol) & (s > tol)
+    stay = ~up & ~down & (s > tol)
+    nu = np.concatenate([m[up] - lam, m[down] + lam])
+    if nu.size:
+        assert np.ptp(nu) <= 1e-6 * float(np.abs(nu).max())  # one multiplier for every mover
+        assert np.all(m[stay] <= nu[0] + lam * (1 + 1e-6))
+        assert np.all(m[stay] >= nu[0] - lam * (1 + 1e-6))
+    # never beaten by plain water-filling or by staying put (both feasible) on the net objective
+    got = _sticky_value(curves, s, prev, lam)
+    assert got >= _sticky_value(curves, plain, prev, lam) - 1e-9 * abs(got)
+    assert got >= _sticky_value(curves, prev, prev, lam) - 1e-9 * abs(got)
+
+
+def test_sticky_solve_ignores_a_wobble_inside_the_band_but_follows_a_real_change() -> None:
+    curves = synthetic_curves(5, 200, seed=11)
+    c = Constraints(budget=3000.0)
+    yesterday = solve(curves, c)
+    wobble = replace(curves, beta=curves.beta * np.array([1.01, 0.99, 1.0, 1.01, 0.99]))
+    comp = compile_constraints(wobble, c)
+    assert 0.5 * np.abs(solve(wobble, c) - yesterday).sum() > 5.0  # the plain optimum moves
+    np.testing.assert_allclose(solve_sticky(wobble, comp, yesterday, 0.05), yesterday, rtol=1e-9)
+    np.testing.assert_array_equal(solve_sticky(wobble, comp, yesterday, 0.0), solve(wobble, c))
+    change = replace(curves, beta=curves.beta * np.array([1.5, 1.0, 1.0, 1.0, 0.7]))
+    moved = solve_sticky(change, compile_constraints(change, c), yesterday, 0.05)
+    plain = solve(change, c)
+    assert moved[0] > yesterday[0] + 50
+    assert moved[4] < yesterday[4] - 50
+    assert 0.5 * np.abs(moved - yesterday).sum() < 0.5 * np.abs(plain - yesterday).sum()
+
+
+def test_sticky_solve_keeps_platform_bounds_and_boxes() -> None:
+    rng = np.random.default_rng(5)
+    curves = random_curves(rng, 9, 20, posts=True)
+    budget = 4000.0
+    c = Constraints(
+        budget=budget,
+        bounds={
+            "facebook": PlatformBounds(max=0.2 * budget),
+            "tiktok": PlatformBounds(min=0.4 * budget),
+        },
+    )
+    comp = compile_constraints(curves, c)
+    prev = np.full(9, budget / 9)
+    s = solve_sticky(curves, comp, prev, 0.1)
+    plat = np.asarray(curves.platform)
+    assert s.sum() == pytest.approx(budget, rel=1e-10)
+    assert s[plat == "facebook"].sum() <= 0.2 * budget * (1 + 1e-9)
+    assert s[plat == "tiktok"].sum() >= 0.4 * budget * (1 - 1e-9)
+    assert np.all(s >= comp.lo - 1e-9)
+    assert np.all(s <= comp.hi + 1e-9)
+    with pytest.raises(ValueError, match="cost must be >= 0"):
+        solve_sticky(curves, comp, prev, -0.1)
+    with pytest.raises(ValueError, match="previous has shape"):
+        solve_sticky(curves, comp, prev[:3], 0.1)

@@ -30,7 +30,14 @@ from amplify.allocate.policies import (
     churn,
     get_policy,
 )
-from amplify.allocate.solve import project, solve, solve_compiled, solve_draws, solve_scipy
+from amplify.allocate.solve import (
+    project,
+    solve,
+    solve_compiled,
+    solve_draws,
+    solve_scipy,
+    solve_sticky,
+)
 from amplify.allocate.target import BudgetAnswer, budget_for_target
 
 __all__ = [
@@ -61,5 +68,6 @@ __all__ = [
     "solve_compiled",
     "solve_draws",
     "solve_scipy",
+    "solve_sticky",
     "summarize",
 ]

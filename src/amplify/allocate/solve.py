@@ -35,6 +35,7 @@ water-filling where both apply.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Protocol
 
 import numpy as np
@@ -57,6 +58,7 @@ __all__ = [
     "solve_compiled",
     "solve_draws",
     "solve_scipy",
+    "solve_sticky",
 ]
 
 FloatArray = NDArray[np.float64]
@@ -228,6 +230,65 @@ class _Linear:
 
     def take(self, rows: IntArray, arms: IntArray) -> _Linear:
         return _Linear(self.x[np.ix_(rows, arms)], self.shift[rows])
+
+
+class _Sticky:
+    """A response net of a switching cost: maximise ``f(s) - cost * |s - previous|`` per arm.
+
+    At multiplier ``lam`` (level ``y = lam ** -0.5``) an arm buys while its marginal return exceeds
+    ``lam + cost``, sells while it is below ``lam - cost`` and otherwise stays where it was: its
+    spend is ``previous`` clipped into ``[s(lam + cost), s(lam - cost)]`` of the inner response (a
+    no-trade band, as in portfolio choice with proportional transaction costs). Still increasing in
+    the level, so :func:`_fill` finds the level exactly.
+    """
+
+    def __init__(self, inner: _Response, previous: FloatArray, cost: float) -> None:
+        self.inner = inner
+        self.previous = previous  # (rows, n)
+        self.cost = float(cost)
+        self.rows = inner.rows
+
+    def _levels(self, y: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+        """Inner levels for buying and selling at level ``y`` and their derivatives in ``y``."""
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            lam = np.where(y > 0, 1.0 / (y * y), np.inf)
+            y3 = np.where(y > 0, 1.0 / (y * y * y), 0.0)
+            up = lam + self.cost
+            dn = lam - self.cost
+            y_up = _inv_sqrt(up)
+            y_dn = _inv_sqrt(dn)
+            dy_up = np.where(np.isfinite(up), up**-1.5 * y3, 0.0)
+            dy_dn = np.where(dn > 0, np.where(np.isfinite(dn), dn**-1.5 * y3, 0.0), 0.0)
+        return y_up, y_dn, dy_up, dy_dn
+
+    def spend(self, y: FloatArray) -> tuple[FloatArray, FloatArray]:
+        y_up, y_dn, dy_up, dy_dn = self._levels(y)
+        s_up, d_up = self.inner.spend(y_up)
+        free = np.isfinite(y_dn)  # below the cost the arm would take any amount
+        s_dn, d_dn = self.inner.spend(np.where(free, y_dn, y_up))
+        s_dn = np.where(free, s_dn, np.inf)
+        p = self.previous
+        raw = np.clip(p, s_up, s_dn)
+        d = np.where(s_up > p, d_up * dy_up, np.where(s_dn < p, d_dn * dy_dn, 0.0))
+        return raw, d
+
+    def level_at(self, s: FloatArray) -> FloatArray:
+        inner = self.inner.level_at(s)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            marginal = np.where(inner > 0, 1.0 / (inner * inner), np.inf)
+        # past its reach (marginal return below the cost): the level where buying all but stops
+        top = _inv_sqrt(np.full_like(marginal, 1e-9 * self.cost))
+        sell, buy = _inv_sqrt(marginal + self.cost), _inv_sqrt(marginal - self.cost)
+        return np.where(s <= self.previous, sell, np.where(np.isfinite(buy), buy, top))
+
+    def average_level(self, m: float) -> FloatArray:  # pragma: no cover - no minimum rule here
+        raise NotImplementedError
+
+    def value(self, s: FloatArray) -> FloatArray:
+        return self.inner.value(s) - self.cost * np.abs(s - self.previous)
+
+    def take(self, rows: IntArray, arms: IntArray) -> _Sticky:
+        return _Sticky(self.inner.take(rows, arms), self.previous[np.ix_(rows, arms)], self.cost)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -929,6 +990,51 @@ def solve_compiled(
         return np.zeros((rows, 0))
     s = _solve_min(resp, lo, hi, total, comp.min_per_arm, comp.floor, comp.groups)
     return _finish(resp, s, comp)
+
+
+def solve_sticky(
+    curves: ResponseCurves,
+    comp: Compiled,
+    previous: ArrayLike,
+    cost: float,
+    *,
+    objective: Weights | None = None,
+) -> FloatArray:
+    """Best split for the posterior-mean curve net of a switching cost, ``(n_arms,)``.
+
+    Maximises ``sum_j f_j(s_j) - cost * lam * sum_j |s_j - previous_j|``, where ``lam`` is the
+    marginal return of the plain optimum (:func:`solve_compiled`): money moves only where the
+    marginal returns differ by more than ``2 * cost`` of that return, so estimates that wobble
+    within the band leave the plan alone. ``cost = 0`` is the plain optimum. Continuous (the
+    minimum-spend and step rules are left to :func:`project`).
+    """
+    prev = np.asarray(previous, dtype=float)
+    if cost < 0:
+        raise ValueError(f"solve_sticky: cost must be >= 0, got {cost}")
+    if prev.shape != (curves.n_arms,):
+        raise ValueError(f"solve_sticky: previous has shape {prev.shape}, need ({curves.n_arms},)")
+    cont = replace(comp, step=0.0, min_per_arm=0.0)
+    plain = solve_compiled(curves, cont, objective=objective)[0]
+    if cost == 0 or curves.n_arms == 0:
+        return plain
+    b = curves.beta * _weights(curves, comp, objective)
+    inner: _Response = _Mixture(b, curves.k) if curves.n_draws > 1 else _MM(b, curves.k)
+    level = inner.level_at(plain[None, :])[0]
+    funded = (plain > comp.lo + 1e-9 * max(comp.budget, 1.0)) & (plain < comp.hi) & (level > 0)
+    if not funded.any():
+        return plain
+    lam = float(np.median(1.0 / level[funded] ** 2))
+    resp = _Sticky(inner, prev[None, :], cost * lam)
+    lo = comp.lo[None, :].copy()
+    hi = comp.hi[None, :].copy()
+    total = float(plain.sum())
+    # a cost so large that the budget cannot be spent at a positive marginal return: no band
+    reach, _ = resp.spend(resp.level_at(np.full_like(lo, np.inf)))
+    if float(np.clip(reach, lo, hi).sum()) < total * (1.0 - 1e-9):
+        return plain
+    floor_level = None if comp.floor is None else float(comp.floor) ** -0.5
+    s = _solve_rows(resp, lo, hi, np.array([total]), 0.0, floor_level, comp.groups)[0]
+    return np.maximum(s, 0.0)
 
 
 def solve(
