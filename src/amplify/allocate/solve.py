@@ -27,6 +27,10 @@ Constraints, all by the same machinery:
 * step size: spend is floored to the step, then the remainder goes one step at a time to the arm
   that gains most from it, so the sum stays exact.
 
+:func:`solve_sticky` solves the same problem net of a switching cost from yesterday's plan (a
+no-trade band: money moves only where marginal returns differ by more than the cost), with the same
+core.
+
 Never "sort by ROI and fill": that ignores saturation. :func:`solve_scipy` is a generic SLSQP
 fallback (risk-averse objectives, arbitrary starting points), tested for agreement with
 water-filling where both apply.
