@@ -61,6 +61,17 @@ def test_solve_matches_brute_force_grid(seed: int, n_arms: int, draw_one: bool) 
     assert got <= grid * (1 + 2e-3)  # and the grid gets close (sanity of the reference)
 
 
+def _facebook_capped_tiktok_floored(budget: float, fb_max: float, tt_min: float) -> Constraints:
+    """Platform bounds on the sum of posts: Facebook at most, TikTok at least a share of it."""
+    return Constraints(
+        budget=budget,
+        bounds={
+            "facebook": PlatformBounds(max=fb_max * budget),
+            "tiktok": PlatformBounds(min=tt_min * budget),
+        },
+    )
+
+
 @settings(PROPS, max_examples=25)
 @given(seed=st.integers(0, 10_000))
 def test_solve_matches_scipy_with_bounds_on_posts(seed: int) -> None:
@@ -68,13 +79,7 @@ def test_solve_matches_scipy_with_bounds_on_posts(seed: int) -> None:
     rng = np.random.default_rng(seed)
     curves = random_curves(rng, 7, 5, posts=True)
     budget = float(rng.uniform(500, 10000))
-    c = Constraints(
-        budget=budget,
-        bounds={
-            "facebook": PlatformBounds(max=0.2 * budget),
-            "tiktok": PlatformBounds(min=0.3 * budget),
-        },
-    )
+    c = _facebook_capped_tiktok_floored(budget, 0.2, 0.3)
     s = solve(curves, c)
     ref = solve_scipy(curves, c, x0=np.full(7, budget / 7))
     assert value(curves, s) >= value(curves, ref) - 1e-7 * value(curves, ref)
@@ -345,13 +350,7 @@ def test_sticky_solve_keeps_platform_bounds_and_boxes() -> None:
     rng = np.random.default_rng(5)
     curves = random_curves(rng, 9, 20, posts=True)
     budget = 4000.0
-    c = Constraints(
-        budget=budget,
-        bounds={
-            "facebook": PlatformBounds(max=0.2 * budget),
-            "tiktok": PlatformBounds(min=0.4 * budget),
-        },
-    )
+    c = _facebook_capped_tiktok_floored(budget, 0.2, 0.4)
     comp = compile_constraints(curves, c)
     prev = np.full(9, budget / 9)
     s = solve_sticky(curves, comp, prev, 0.1)

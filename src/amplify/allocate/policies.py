@@ -270,12 +270,16 @@ class InfoDirectedThompsonPolicy:
                 f"got {self.follow_greedy}, {self.change_window}"
             )
 
+    def _recent_change(self, curves: ResponseCurves) -> bool:
+        """Whether the curves' learner detected a change within ``change_window`` days."""
+        since = curves.meta.get("days_since_change")
+        return isinstance(since, int) and since <= self.change_window
+
     def _reference(
         self, curves: ResponseCurves, comp: Compiled, previous: FloatArray | None
     ) -> FloatArray:
         """The greedy plan, net of the switching cost from ``previous`` when there is one."""
-        since = curves.meta.get("days_since_change")
-        recent = isinstance(since, int) and since <= self.change_window
+        recent = self._recent_change(curves)
         if not self.switching_cost or previous is None or previous.sum() <= 0 or recent:
             return solve_compiled(curves, comp, objective=self.objective)[0]
         prev = previous * (comp.budget / previous.sum()) if comp.floor is None else previous
@@ -324,9 +328,7 @@ class InfoDirectedThompsonPolicy:
         plan = project(choice, comp, total=total)[0]
         prev = comp.previous
         if self.max_churn is not None and prev is not None and comp.budget > 0:
-            since = curves.meta.get("days_since_change")
-            recent = isinstance(since, int) and since <= self.change_window
-            follow = 1.0 if recent else self.follow_greedy
+            follow = 1.0 if self._recent_change(curves) else self.follow_greedy
             cap = max(self.max_churn, follow * churn(prev, greedy, comp.budget))
             moved = churn(prev, plan, comp.budget)
             if moved > cap:

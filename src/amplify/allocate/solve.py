@@ -964,6 +964,11 @@ def _finish(resp: _Response, s: FloatArray, comp: Compiled) -> FloatArray:
     return np.maximum(s, 0.0)
 
 
+def _mean_response(b: FloatArray, k: FloatArray) -> _Response:
+    """The posterior-mean curve of draws ``b``, ``k`` (a single draw is its own mean)."""
+    return _Mixture(b, k) if b.shape[0] > 1 else _MM(b, k)
+
+
 def solve_compiled(
     curves: ResponseCurves,
     comp: Compiled,
@@ -977,7 +982,7 @@ def solve_compiled(
     b = curves.beta * w
     resp: _Response
     if draws is None:
-        resp = _Mixture(b, curves.k) if curves.n_draws > 1 else _MM(b, curves.k)
+        resp = _mean_response(b, curves.k)
     else:
         idx = np.atleast_1d(np.asarray(draws, dtype=int))
         if idx.size and (idx.min() < 0 or idx.max() >= curves.n_draws):
@@ -1021,8 +1026,7 @@ def solve_sticky(
     plain = solve_compiled(curves, cont, objective=objective)[0]
     if cost == 0 or curves.n_arms == 0:
         return plain
-    b = curves.beta * _weights(curves, comp, objective)
-    inner: _Response = _Mixture(b, curves.k) if curves.n_draws > 1 else _MM(b, curves.k)
+    inner = _mean_response(curves.beta * _weights(curves, comp, objective), curves.k)
     level = inner.level_at(plain[None, :])[0]
     funded = (plain > comp.lo + 1e-9 * max(comp.budget, 1.0)) & (plain < comp.hi) & (level > 0)
     if not funded.any():
@@ -1036,8 +1040,7 @@ def solve_sticky(
     reach, _ = resp.spend(resp.level_at(np.full_like(lo, np.inf)))
     if float(np.clip(reach, lo, hi).sum()) < total * (1.0 - 1e-9):
         return plain
-    floor_level = None if comp.floor is None else float(comp.floor) ** -0.5
-    s = _solve_rows(resp, lo, hi, np.array([total]), 0.0, floor_level, comp.groups)[0]
+    s = _solve_min(resp, lo, hi, np.array([total]), 0.0, comp.floor, comp.groups)[0]
     return np.maximum(s, 0.0)
 
 
