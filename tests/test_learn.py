@@ -130,6 +130,29 @@ def test_forgetting_fires_on_a_severe_change_only(seed: int) -> None:
     assert stationary.curves(4, np.random.default_rng(0)).meta["days_since_change"] is None
 
 
+@pytest.mark.parametrize("seed", [0, 5])
+def test_a_late_detection_dates_the_change_inside_its_window(seed: int) -> None:
+    # facebook's conversions drop to 40% from day 40; a 28-day window fires only once the
+    # shift dominates it, by which time the window also holds many days from before day 40
+    rng = np.random.default_rng(seed)
+    days, change = 70, 40
+    spend = 1000.0 * np.exp(0.5 * rng.normal(size=(days, 3)))
+    beta = np.tile(BETA, (days, 1))
+    beta[change:, 0] *= 0.4
+    mean = mm_conversions(spend, beta, K) * rng.gamma(20.0, 1.0 / 20.0, size=(days, 3))
+    conv = rng.poisson(mean).astype(float)
+    config = LearnerConfig(delay_pmf=(1.0,), estimate_delay=False, detect_windows=(28,))
+    learner = OnlineCurveLearner(ARMS, reference_spend=1000.0, config=config)
+    for d in range(days):
+        learner.observe(d, spend[d], conv[d], age=30)
+        learner.refresh()
+    [event] = learner.change_events_
+    assert event.arm == "facebook"
+    assert event.z < 0
+    assert event.detected_day - 27 < change - 3  # the window reaches well before the change
+    assert abs(event.start_day - change) <= 3, event
+
+
 def test_same_data_same_state_and_seeded_draws() -> None:
     rng = np.random.default_rng(4)
     spend, conv = _mm_days(rng, 20)

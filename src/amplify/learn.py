@@ -32,8 +32,9 @@ variance ``mu`` is inflated to the negative-binomial ``mu + mu**2 / kappa``, wit
 estimated from the residuals. The delay distribution is estimated from the data (cumulative
 conversions seen at successive ages) with the default as a prior. Old data are forgotten only when a
 change detector fires: the posterior predictive of the last few days, fitted on the days before
-them, is compared with what was observed; beyond a threshold the days before the window are
-discounted.
+them, is compared with what was observed; beyond a threshold the days before the change are
+discounted, the change being dated inside the window by a scan of its residuals (a long window that
+fires late also holds days from before the change, which must go with the old data).
 
 Updating is a few vectorised array operations over (days x arms x grid): a few milliseconds for 90
 days of a platform campaign, so the whole state is recomputed from the per-day data at every update
@@ -103,7 +104,9 @@ class LearnerConfig:
     estimate_delay
         Re-estimate the delay pmf from the ages at which conversions were reported.
     detect_windows
-        Lengths (days) of the recent windows checked for a change.
+        Lengths (days) of the recent windows checked for a change. Short windows catch abrupt
+        changes early; the 28-day one catches, later, shifts too small for them (the change is then
+        dated inside the window, so the days before it are forgotten and the days after it kept).
     detect_threshold
         Two-sided z threshold of the posterior predictive surprise that declares a change.
     min_history
@@ -130,7 +133,7 @@ class LearnerConfig:
     delay_pmf: tuple[float, ...] = DEFAULT_DELAY_PMF
     delay_prior_strength: float = 50.0
     estimate_delay: bool = True
-    detect_windows: tuple[int, ...] = (3, 7, 14)
+    detect_windows: tuple[int, ...] = (3, 7, 14, 28)
     detect_threshold: float = 5.0
     min_history: float = 10.0
     forget_factor: float = 0.02
@@ -587,14 +590,16 @@ class OnlineCurveLearner:
             mean = np.sum(wts * m_k, axis=1)
             var_beta = np.sum(wts * (post.shape / post.rate**2 * gw**2 + m_k**2), axis=1) - mean**2
             day_mu = self._post_mean_at(post, g) * f
-            noise = np.sum(np.where(win, day_mu * (1.0 + day_mu * inv_kappa), 0.0), axis=0)
+            var_day = day_mu * (1.0 + day_mu * inv_kappa)
+            noise = np.sum(np.where(win, var_day, 0.0), axis=0)
             obs = np.sum(np.where(win, c, 0.0), axis=0)
             z = (obs - mean) / np.sqrt(np.maximum(noise + var_beta, 1e-9))
             hit = testable & (np.abs(z) > cfg.detect_threshold)
             for j in np.flatnonzero(hit):
-                self._forget_before(int(j), start)
+                cut = _change_point(days, win[:, j], c[:, j] - day_mu[:, j], var_day[:, j])
+                self._forget_before(int(j), cut)
                 self.change_events_.append(
-                    ChangeEvent(self.arms[j], detected_day=newest, start_day=start, z=float(z[j]))
+                    ChangeEvent(self.arms[j], detected_day=newest, start_day=cut, z=float(z[j]))
                 )
             fired |= hit
         return bool(fired.any())
@@ -740,6 +745,25 @@ class OnlineCurveLearner:
 def _logsumexp(x: FloatArray) -> FloatArray:
     m = np.max(x, axis=1)
     return np.asarray(m + np.log(np.sum(np.exp(x - m[:, None]), axis=1)))
+
+
+def _change_point(
+    days: NDArray[np.int64], win: NDArray[np.bool_], resid: FloatArray, var: FloatArray
+) -> int:
+    """First day of the shift inside a window that failed the predictive check.
+
+    The window's days carry residuals against the fit on the days before it; a shift that began on
+    day ``t`` makes the residuals of days ``>= t`` share one sign. ``t`` maximises the standardised
+    sum ``|sum_{d >= t} resid_d| / sqrt(sum_{d >= t} var_d)`` (the likelihood-ratio scan of a
+    single mean shift), so the unchanged days at the start of a long window are not forgotten with
+    the old data, nor kept as if they were new.
+    """
+    idx = np.flatnonzero(win)
+    idx = idx[np.argsort(days[idx])]
+    tail_sum = np.cumsum(resid[idx][::-1])[::-1]
+    tail_var = np.cumsum(var[idx][::-1])[::-1]
+    score = np.abs(tail_sum) / np.sqrt(np.maximum(tail_var, 1e-12))
+    return int(days[idx][int(np.argmax(score))])
 
 
 def _moment_overdispersion(c: FloatArray, mu: FloatArray, mask: NDArray[np.bool_]) -> float:
