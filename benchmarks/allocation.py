@@ -26,7 +26,10 @@ Scores (per world, then averaged over seeds):
   share of the budget that changes place each day (the plans as set, not the noisy actual spend).
 
 ``paired_vs_greedy`` gives each policy's mean paired difference in pct_oracle to greedy with a 95%
-interval. The ``peer`` block is read from ``benchmarks/results/peer_pymc_marketing.json`` written by
+interval. ``per_world_pct_oracle`` keeps every world's pct_oracle by seed, so that a later run given
+``--baseline`` this file reports ``paired_vs_baseline``: each policy's paired difference to the same
+policy here (a changed default measured world by world, not mean against mean). The ``peer``
+block is read from ``benchmarks/results/peer_pymc_marketing.json`` written by
 ``benchmarks/peer_pymc_marketing.py`` (run in the ``peer`` dependency group), when it exists.
 """
 
@@ -150,11 +153,13 @@ def _ci(x: np.ndarray) -> tuple[float, float, float]:
 
 def aggregate(
     results: list[dict[str, Any]], policies: Sequence[str]
-) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
-    """Per-variant tables, paired differences to greedy and mean daily % of oracle curves."""
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """Per-variant tables, paired differences to greedy, mean daily % of oracle curves and the
+    per-world % of oracle (by seed, so a later run can be paired with this one)."""
     table: dict[str, Any] = {}
     paired: dict[str, Any] = {}
     curves: dict[str, Any] = {}
+    per_world: dict[str, Any] = {}
     for variant in VARIANTS:
         rows = sorted((r for r in results if r["variant"] == variant), key=lambda r: r["seed"])
         if not rows:
@@ -181,6 +186,9 @@ def aggregate(
                 else float("nan")
             )
             stats[name]["gap_captured"] = float(gap)
+        per_world[variant] = {"seeds": [r["seed"] for r in rows]} | {
+            name: pct[name].tolist() for name in policies
+        }
         table[variant] = {
             name: {
                 k: stats[name][k]
@@ -201,7 +209,35 @@ def aggregate(
                     continue
                 m, lo, hi = _ci(pct[name] - pct["greedy"])
                 paired[variant][name] = {"mean_diff": m, "ci95": [lo, hi], "n_worlds": len(rows)}
-    return table, paired, curves
+    return table, paired, curves, per_world
+
+
+def paired_vs_baseline(per_world: dict[str, Any], baseline: dict[str, Any]) -> dict[str, Any]:
+    """Paired difference in pct_oracle of each policy to the same policy in an earlier run.
+
+    Worlds are matched by seed; variants, policies or seeds the earlier run lacks are skipped.
+    """
+    out: dict[str, Any] = {}
+    for variant, now in per_world.items():
+        old = baseline.get(variant)
+        if old is None:
+            continue
+        where = {seed: i for i, seed in enumerate(old["seeds"])}
+        both = [(i, where[seed]) for i, seed in enumerate(now["seeds"]) if seed in where]
+        if len(both) < 2:
+            continue
+        i_now, i_old = (list(ix) for ix in zip(*both, strict=True))
+        for name, values in now.items():
+            if name == "seeds" or name not in old:
+                continue
+            diff = np.asarray(values)[i_now] - np.asarray(old[name])[i_old]
+            m, lo, hi = _ci(diff)
+            out.setdefault(variant, {})[name] = {
+                "mean_diff": m,
+                "ci95": [lo, hi],
+                "n_worlds": len(both),
+            }
+    return out
 
 
 def latency() -> tuple[float, float]:
@@ -449,6 +485,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     ap.add_argument("--out", type=Path, default=RESULTS)
     ap.add_argument(
+        "--baseline",
+        type=Path,
+        default=None,
+        metavar="JSON",
+        help="an earlier allocation.json (with per_world_pct_oracle): report each policy's paired "
+        "difference to it, world by world",
+    )
+    ap.add_argument(
         "--latency-only",
         action="store_true",
         help="only re-measure the plan latencies and update them in an existing allocation.json",
@@ -465,6 +509,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return 0
 
+    baseline: dict[str, Any] | None = None
+    if args.baseline is not None:
+        try:
+            baseline = json.loads(args.baseline.read_text())["per_world_pct_oracle"]
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            ap.error(
+                f"--baseline {args.baseline}: cannot read per_world_pct_oracle ({exc!r}); give an "
+                "allocation.json written by this script since per-world values were stored"
+            )
     learner_kw, learner_config = _settings(
         ap, "--learner", args.learner, LearnerConfig, "log_k_prior_sd=1.5"
     )
@@ -494,11 +547,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             results.append(res)
             if i % max(1, len(jobs) // 20) == 0 or i == len(jobs):
                 print(f"  {i}/{len(jobs)} worlds, {time.perf_counter() - t0:.0f} s", flush=True)
-    table, paired, curves = aggregate(results, list(POLICIES))
+    table, paired, curves, per_world = aggregate(results, list(POLICIES))
     extra_out: dict[str, Any] = {}
     if extra:
         with_extra = [r for r in results if all(p in r["policies"] for p in EXTRA_POLICIES)]
-        extra_table, extra_paired, _ = aggregate(with_extra, [*EXTRA_POLICIES, "greedy", "uniform"])
+        extra_table, extra_paired, *_ = aggregate(
+            with_extra, [*EXTRA_POLICIES, "greedy", "uniform"]
+        )
         extra_out = {
             v: {p: extra_table[v][p] for p in EXTRA_POLICIES}
             | {"paired_vs_greedy": extra_paired[v]}
@@ -521,6 +576,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "latency_platform_ms": lat_platform,
         "latency_posts500_ms": lat_posts,
         "paired_vs_greedy": paired,
+        "paired_vs_baseline": paired_vs_baseline(per_world, baseline) if baseline else None,
+        "per_world_pct_oracle": per_world,
         "learner_vs_nuts": nuts,
         "extra_policies": extra_out,
         "meta": {
@@ -535,6 +592,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "command": " ".join(
                 ["python benchmarks/allocation.py", *(sys.argv[1:] if argv is None else argv)]
             ),
+            "baseline": str(args.baseline) if args.baseline else None,
             "learner": learner_kw,
             "thompson": thompson_kw,
             "definitions": {
@@ -555,16 +613,25 @@ def print_table(out: dict[str, Any]) -> None:
     print(
         f"\n{'variant':20s} {'policy':15s} {'%oracle':>8s} {'p10':>7s} {'last14':>7s} {'gap':>6s} "
         f"{'churn%':>7s} {'diff vs greedy [95% CI]':>26s}"
+        + (f" {'diff vs baseline [95% CI]':>26s}" if out["paired_vs_baseline"] else "")
     )
+
+    def diff(block: dict[str, Any] | None, variant: str, name: str) -> str:
+        d = (block or {}).get(variant, {}).get(name)
+        return f"{d['mean_diff']:+.2f} [{d['ci95'][0]:+.2f}, {d['ci95'][1]:+.2f}]" if d else ""
+
     for variant, pols in out["variants"].items():
         for name, s in pols.items():
-            d = out["paired_vs_greedy"].get(variant, {}).get(name)
-            dtxt = f"{d['mean_diff']:+.2f} [{d['ci95'][0]:+.2f}, {d['ci95'][1]:+.2f}]" if d else ""
             print(
                 f"{variant:20s} {name:15s} {s['pct_oracle_mean']:8.2f} {s['pct_oracle_p10']:7.2f} "
                 f"{s['pct_oracle_last14_mean']:7.2f} {s['gap_captured']:6.2f} "
                 f"{s['churn_pct']:7.2f} "
-                f"{dtxt:>26s}"
+                f"{diff(out['paired_vs_greedy'], variant, name):>26s}"
+                + (
+                    f" {diff(out['paired_vs_baseline'], variant, name):>26s}"
+                    if out["paired_vs_baseline"]
+                    else ""
+                )
             )
     print(
         f"latency: platform plan {out['latency_platform_ms']:.1f} ms, "
