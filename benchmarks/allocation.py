@@ -151,6 +151,12 @@ def _ci(x: np.ndarray) -> tuple[float, float, float]:
     return m, m - half, m + half
 
 
+def _paired(diff: np.ndarray) -> dict[str, Any]:
+    """Mean paired difference over worlds with its 95% interval."""
+    m, lo, hi = _ci(diff)
+    return {"mean_diff": m, "ci95": [lo, hi], "n_worlds": len(diff)}
+
+
 def aggregate(
     results: list[dict[str, Any]], policies: Sequence[str]
 ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any], dict[str, Any]]:
@@ -207,8 +213,7 @@ def aggregate(
             for name in policies:
                 if name == "greedy":
                     continue
-                m, lo, hi = _ci(pct[name] - pct["greedy"])
-                paired[variant][name] = {"mean_diff": m, "ci95": [lo, hi], "n_worlds": len(rows)}
+                paired[variant][name] = _paired(pct[name] - pct["greedy"])
     return table, paired, curves, per_world
 
 
@@ -231,12 +236,7 @@ def paired_vs_baseline(per_world: dict[str, Any], baseline: dict[str, Any]) -> d
             if name == "seeds" or name not in old:
                 continue
             diff = np.asarray(values)[i_now] - np.asarray(old[name])[i_old]
-            m, lo, hi = _ci(diff)
-            out.setdefault(variant, {})[name] = {
-                "mean_diff": m,
-                "ci95": [lo, hi],
-                "n_worlds": len(both),
-            }
+            out.setdefault(variant, {})[name] = _paired(diff)
     return out
 
 
@@ -513,7 +513,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.baseline is not None:
         try:
             baseline = json.loads(args.baseline.read_text())["per_world_pct_oracle"]
-        except (OSError, ValueError, KeyError, TypeError) as exc:
+            # checked now, not after the run: each variant maps "seeds" and policies to lists
+            for block in baseline.values():
+                if not isinstance(block.get("seeds"), list):
+                    raise KeyError("seeds")
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
             ap.error(
                 f"--baseline {args.baseline}: cannot read per_world_pct_oracle ({exc!r}); give an "
                 "allocation.json written by this script since per-world values were stored"
@@ -610,10 +614,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def print_table(out: dict[str, Any]) -> None:
+    base = out["paired_vs_baseline"]
     print(
         f"\n{'variant':20s} {'policy':15s} {'%oracle':>8s} {'p10':>7s} {'last14':>7s} {'gap':>6s} "
         f"{'churn%':>7s} {'diff vs greedy [95% CI]':>26s}"
-        + (f" {'diff vs baseline [95% CI]':>26s}" if out["paired_vs_baseline"] else "")
+        + (f" {'diff vs baseline [95% CI]':>26s}" if base else "")
     )
 
     def diff(block: dict[str, Any] | None, variant: str, name: str) -> str:
@@ -627,11 +632,7 @@ def print_table(out: dict[str, Any]) -> None:
                 f"{s['pct_oracle_last14_mean']:7.2f} {s['gap_captured']:6.2f} "
                 f"{s['churn_pct']:7.2f} "
                 f"{diff(out['paired_vs_greedy'], variant, name):>26s}"
-                + (
-                    f" {diff(out['paired_vs_baseline'], variant, name):>26s}"
-                    if out["paired_vs_baseline"]
-                    else ""
-                )
+                + (f" {diff(base, variant, name):>26s}" if base else "")
             )
     print(
         f"latency: platform plan {out['latency_platform_ms']:.1f} ms, "
