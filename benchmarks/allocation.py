@@ -1,6 +1,6 @@
 """Allocation benchmark: the online loop's policies against the oracle on simulated campaign worlds.
 
-Run ``python benchmarks/allocation.py`` (full: 100 seeds, 2 worker processes; 23-25 min on an idle
+Run ``python benchmarks/allocation.py`` (full: 100 seeds, 2 worker processes; 20-25 min on an idle
 2-core machine) or ``python benchmarks/allocation.py --quick`` (a few seeds, < 3 min). Writes
 ``benchmarks/results/allocation.json`` and ``benchmarks/results/regret.png``. An alternative learner
 or default-policy setting is one command too, e.g. ``--learner log_k_prior_sd=1.5 --out /tmp/k15``
@@ -24,6 +24,9 @@ Scores (per world, then averaged over seeds):
   oracle gap.
 * ``churn_pct`` = 100 x mean over days 1..89 of 0.5 x sum_arms |plan_t - plan_{t-1}| / budget: the
   share of the budget that changes place each day (the plans as set, not the noisy actual spend).
+  ``churn_settled_pct`` is the same from day 14 on: from a cold start the first days' plans move
+  15-30% of the budget a day while the curves are learned, and dominate the 90-day mean.
+* ``gap_captured_ci95``: a 95% bootstrap interval of ``gap_captured`` (worlds resampled).
 
 ``paired_vs_greedy`` gives each policy's mean paired difference in pct_oracle to greedy with a 95%
 interval. ``per_world_pct_oracle`` keeps every world's pct_oracle by seed, so that a later run given
@@ -66,6 +69,10 @@ VARIANTS: dict[str, tuple[str, int]] = {
     "severe_change": ("severe_change", 0),
     "drift": ("drift", 0),
 }
+#: days of cold-start learning left out of ``churn_settled_pct``
+LEARNING_DAYS = 14
+#: bootstrap resamples of the worlds behind ``gap_captured_ci95``
+GAP_BOOTSTRAP = 2000
 POLICIES: tuple[str, ...] = ("thompson", "greedy", "epsilon_greedy", "ucb", "uniform")
 #: reported outside the main table (on the first ``--extra-seeds`` worlds): classic Thompson
 #: sampling (one sampled optimum per day, the plan moved half-way toward it)
@@ -140,6 +147,8 @@ def run_world(
         out["policies"][name] = {
             "daily": daily.tolist(),
             "churn": float(100.0 * moved.mean()),
+            # moves into days LEARNING_DAYS.. (the first days' moves are cold-start learning)
+            "churn_settled": float(100.0 * moved[LEARNING_DAYS - 1 :].mean()),
             "wall_s": time.perf_counter() - t0,
         }
     return out
@@ -155,6 +164,15 @@ def _paired(diff: np.ndarray) -> dict[str, Any]:
     """Mean paired difference over worlds with its 95% interval."""
     m, lo, hi = _ci(diff)
     return {"mean_diff": m, "ci95": [lo, hi], "n_worlds": len(diff)}
+
+
+def _gap_ci(pct: np.ndarray, uniform: np.ndarray) -> list[float]:
+    """95% bootstrap interval of ``gap_captured``: worlds resampled, paired with uniform, seeded."""
+    rng = np.random.default_rng(0)
+    idx = rng.integers(0, len(pct), size=(GAP_BOOTSTRAP, len(pct)))
+    p, u = pct[idx].mean(axis=1), uniform[idx].mean(axis=1)
+    gap = (p - u) / np.maximum(100.0 - u, 1e-12)
+    return [float(q) for q in np.percentile(gap, [2.5, 97.5])]
 
 
 def aggregate(
@@ -182,6 +200,9 @@ def aggregate(
                 "pct_oracle_p10": float(np.percentile(pct[name], 10)),
                 "pct_oracle_last14_mean": float(last.mean()),
                 "churn_pct": float(np.mean([r["policies"][name]["churn"] for r in rows])),
+                "churn_settled_pct": float(
+                    np.mean([r["policies"][name]["churn_settled"] for r in rows])
+                ),
             }
             curves.setdefault(variant, {})[name] = (100.0 * daily / oracle).mean(axis=0).tolist()
         uni = stats["uniform"]["pct_oracle_mean"] if "uniform" in stats else float("nan")
@@ -192,6 +213,8 @@ def aggregate(
                 else float("nan")
             )
             stats[name]["gap_captured"] = float(gap)
+            if "uniform" in pct and len(rows) > 1:
+                stats[name]["gap_captured_ci95"] = _gap_ci(pct[name], pct["uniform"])
         per_world[variant] = {"seeds": [r["seed"] for r in rows]} | {
             name: pct[name].tolist() for name in policies
         }
@@ -203,8 +226,11 @@ def aggregate(
                     "pct_oracle_p10",
                     "pct_oracle_last14_mean",
                     "gap_captured",
+                    "gap_captured_ci95",
                     "churn_pct",
+                    "churn_settled_pct",
                 )
+                if k in stats[name]
             }
             for name in policies
         }
@@ -603,6 +629,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "pct_oracle": "100 * sum_t E[conv | plan_t] / sum_t E[conv | oracle_t], per world",
                 "gap_captured": "(pct_oracle_mean - uniform's) / (100 - uniform's)",
                 "churn_pct": "100 * mean_t 0.5 * sum_arms |plan_t - plan_{t-1}| / budget",
+                "churn_settled_pct": f"churn_pct over days t >= {LEARNING_DAYS} only",
+                "gap_captured_ci95": f"bootstrap over worlds ({GAP_BOOTSTRAP} resamples)",
             },
         },
     }
@@ -617,7 +645,7 @@ def print_table(out: dict[str, Any]) -> None:
     base = out["paired_vs_baseline"]
     print(
         f"\n{'variant':20s} {'policy':15s} {'%oracle':>8s} {'p10':>7s} {'last14':>7s} {'gap':>6s} "
-        f"{'churn%':>7s} {'diff vs greedy [95% CI]':>26s}"
+        f"{'churn%':>7s} {'ch>=14':>6s} {'diff vs greedy [95% CI]':>26s}"
         + (f" {'diff vs baseline [95% CI]':>26s}" if base else "")
     )
 
@@ -630,9 +658,15 @@ def print_table(out: dict[str, Any]) -> None:
             print(
                 f"{variant:20s} {name:15s} {s['pct_oracle_mean']:8.2f} {s['pct_oracle_p10']:7.2f} "
                 f"{s['pct_oracle_last14_mean']:7.2f} {s['gap_captured']:6.2f} "
-                f"{s['churn_pct']:7.2f} "
+                f"{s['churn_pct']:7.2f} {s.get('churn_settled_pct', float('nan')):6.2f} "
                 f"{diff(out['paired_vs_greedy'], variant, name):>26s}"
                 + (f" {diff(base, variant, name):>26s}" if base else "")
+            )
+    for variant, pols in out["variants"].items():
+        if ci := pols.get("thompson", {}).get("gap_captured_ci95"):
+            print(
+                f"{variant}: thompson captures {pols['thompson']['gap_captured']:.3f} of the "
+                f"uniform->oracle gap (95% bootstrap interval {ci[0]:.3f}-{ci[1]:.3f})"
             )
     print(
         f"latency: platform plan {out['latency_platform_ms']:.1f} ms, "
