@@ -168,12 +168,19 @@ def _paired(diff: np.ndarray) -> dict[str, Any]:
     return {"mean_diff": m, "ci95": [lo, hi], "n_worlds": len(diff)}
 
 
+def _gap_share(pct: Any, uniform: Any) -> np.ndarray:
+    """Share of the uniform -> oracle gap, ``(pct - uniform) / (100 - uniform)``; NaN where uniform
+    is already at the oracle (or missing)."""
+    p, u = np.asarray(pct, dtype=float), np.asarray(uniform, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(u < 100.0, (p - u) / (100.0 - u), np.nan)
+
+
 def _gap_ci(pct: np.ndarray, uniform: np.ndarray) -> list[float]:
     """95% bootstrap interval of ``gap_captured``: worlds resampled, paired with uniform, seeded."""
     rng = np.random.default_rng(0)
     idx = rng.integers(0, len(pct), size=(GAP_BOOTSTRAP, len(pct)))
-    p, u = pct[idx].mean(axis=1), uniform[idx].mean(axis=1)
-    gap = (p - u) / np.maximum(100.0 - u, 1e-12)
+    gap = _gap_share(pct[idx].mean(axis=1), uniform[idx].mean(axis=1))
     return [float(q) for q in np.percentile(gap, [2.5, 97.5])]
 
 
@@ -209,12 +216,7 @@ def aggregate(
             curves.setdefault(variant, {})[name] = (100.0 * daily / oracle).mean(axis=0).tolist()
         uni = stats["uniform"]["pct_oracle_mean"] if "uniform" in stats else float("nan")
         for name in policies:
-            gap = (
-                (stats[name]["pct_oracle_mean"] - uni) / (100.0 - uni)
-                if uni < 100
-                else float("nan")
-            )
-            stats[name]["gap_captured"] = float(gap)
+            stats[name]["gap_captured"] = float(_gap_share(stats[name]["pct_oracle_mean"], uni))
             if "uniform" in pct and len(rows) > 1:
                 stats[name]["gap_captured_ci95"] = _gap_ci(pct[name], pct["uniform"])
         per_world[variant] = {"seeds": [r["seed"] for r in rows]} | {
@@ -668,7 +670,7 @@ def print_table(out: dict[str, Any]) -> None:
             print(
                 f"{variant:20s} {name:15s} {s['pct_oracle_mean']:8.2f} {s['pct_oracle_p10']:7.2f} "
                 f"{s['pct_oracle_last14_mean']:7.2f} {s['gap_captured']:6.2f} "
-                f"{s['churn_pct']:7.2f} {s.get('churn_settled_pct', float('nan')):6.2f} "
+                f"{s['churn_pct']:7.2f} {s['churn_settled_pct']:6.2f} "
                 f"{diff(out['paired_vs_greedy'], variant, name):>26s}"
                 + (f" {diff(base, variant, name):>26s}" if base else "")
             )
