@@ -559,6 +559,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"--baseline {args.baseline}: cannot read per_world_pct_oracle ({exc!r}); give an "
                 "allocation.json written by this script since per-world values were stored"
             )
+    if args.first_seed < 0:
+        ap.error(f"--first-seed {args.first_seed}: seeds are non-negative integers, e.g. 0")
     learner_kw, learner_config = _settings(
         ap, "--learner", args.learner, LearnerConfig, "log_k_prior_sd=1.5"
     )
