@@ -27,6 +27,10 @@ Scores (per world, then averaged over seeds):
   ``churn_settled_pct`` is the same from day 14 on: from a cold start the first days' plans move
   15-30% of the budget a day while the curves are learned, and dominate the 90-day mean.
 * ``gap_captured_ci95``: a 95% bootstrap interval of ``gap_captured`` (worlds resampled).
+* ``learner_calibration``: are the learner's intervals honest? After 3, 10, 30 and 60 days of the
+  default policy on the stationary worlds, the coverage of the truth (expected conversions per arm
+  and in total, marginal return per arm, at the plan in force) by the learner's central 80% and 95%
+  intervals, and the mean PIT (0.5 when unbiased).
 
 ``paired_vs_greedy`` gives each policy's mean paired difference in pct_oracle to greedy with a 95%
 interval. ``per_world_pct_oracle`` keeps every world's pct_oracle by seed, so that a later run given
@@ -423,6 +427,75 @@ def learner_vs_nuts(
     }
 
 
+CALIBRATION_DAYS: tuple[int, ...] = (3, 10, 30, 60)
+
+
+def _calibration_world(job: tuple[int, tuple[int, ...], LearnerConfig]) -> dict[str, Any]:
+    """One stationary world: the posterior's PIT values of the truth at the plan on each day."""
+    seed, days, config = job
+    world = make_world("stationary", seed)
+    n = len(world.arms)
+    out: dict[str, Any] = {}
+    for day in days:
+        learner = OnlineCurveLearner(
+            world.arms, world.platform, reference_spend=BUDGET / n, config=config
+        )
+        plans = simulate_rounds(
+            world, make_policy("thompson"), learner, Constraints(budget=BUDGET), day, seed=seed
+        )["spend_set"]
+        x = plans[-1]  # the plan in force, which the learner has seen `day` days of data under
+        cur = learner.curves(4000, np.random.default_rng([seed, day]), around=x)
+        level = cur.beta * x / (1.0 + x / cur.k)  # (draws, arms)
+        marginal = cur.beta / (1.0 + x / cur.k) ** 2
+        true_level = world.expected(x, day)
+        step = 1e-3 * BUDGET
+        true_marginal = (world.expected(x + step * np.eye(n), day).diagonal() - true_level) / step
+        out[str(day)] = {
+            "level": (level < true_level).mean(axis=0).tolist(),
+            "plan_total": [float((level.sum(axis=1) < true_level.sum()).mean())],
+            "marginal": (marginal < true_marginal).mean(axis=0).tolist(),
+        }
+    return out
+
+
+def learner_calibration(
+    first_seed: int,
+    n_seeds: int,
+    config: LearnerConfig | None = None,
+    days: tuple[int, ...] = CALIBRATION_DAYS,
+    workers: int = 2,
+) -> dict[str, Any]:
+    """Are the learner's intervals honest? Coverage of the truth on stationary worlds.
+
+    The default policy runs ``day`` days from a cold start; then the learner's posterior draws at
+    the plan in force (the curves the allocator and the plan's intervals are computed from, tangent
+    at that plan) are compared with the world's true curves there: per arm the expected daily
+    conversions (``level``) and the marginal conversions per unit of spend (``marginal``), and the
+    plan's total. Coverage of the central 80% and 95% intervals over worlds and arms (nominal 0.80
+    and 0.95) and the mean PIT (share of draws below the truth; 0.5 when unbiased).
+    """
+    jobs = [(first_seed + s, tuple(days), config or LearnerConfig()) for s in range(n_seeds)]
+    if workers <= 1:
+        worlds = [_calibration_world(job) for job in jobs]
+    else:
+        ctx = get_context("fork" if sys.platform != "win32" else "spawn")
+        with ctx.Pool(workers) as pool:
+            worlds = pool.map(_calibration_world, jobs, chunksize=1)
+    out: dict[str, Any] = {"seeds": n_seeds, "first_seed": first_seed, "days": {}}
+    for day in days:
+        block = {}
+        for what in ("level", "plan_total", "marginal"):
+            pit = np.concatenate([w[str(day)][what] for w in worlds])
+            block[what] = {
+                "cover80": float(np.mean((pit > 0.1) & (pit < 0.9))),
+                "cover95": float(np.mean((pit > 0.025) & (pit < 0.975))),
+                "pit_mean": float(pit.mean()),
+                "n": int(pit.size),
+            }
+        out["days"][str(day)] = block
+    return out
+
+
 def plot(curves: dict[str, Any], path: Path) -> None:
     import matplotlib
 
@@ -605,6 +678,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     lat_platform, lat_posts = latency()
     run_nuts = (not args.quick) if args.nuts is None else args.nuts
     nuts = learner_vs_nuts(config=learner_config) if run_nuts else None
+    calibration = learner_calibration(
+        args.first_seed, n_seeds, learner_config, workers=args.workers
+    )
     peer_path = args.out / "peer_pymc_marketing.json"
     peer: dict[str, Any] = {"amplify": None, "pymc_marketing": None}
     if peer_path.exists():
@@ -622,6 +698,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "paired_vs_baseline": paired_vs_baseline(per_world, baseline) if baseline else None,
         "per_world_pct_oracle": per_world,
         "learner_vs_nuts": nuts,
+        "learner_calibration": calibration,
         "extra_policies": extra_out,
         "meta": {
             "seeds_per_variant": n_seeds,
@@ -681,6 +758,19 @@ def print_table(out: dict[str, Any]) -> None:
             print(
                 f"{variant}: thompson captures {pols['thompson']['gap_captured']:.3f} of the "
                 f"uniform->oracle gap (95% bootstrap interval {ci[0]:.3f}-{ci[1]:.3f})"
+            )
+    if cal := out.get("learner_calibration"):
+        print(
+            f"learner calibration, {cal['seeds']} stationary worlds: "
+            "coverage of 80% / 95% intervals"
+        )
+        for day, block in cal["days"].items():
+            print(
+                f"  day {day:>2s}: "
+                + "  ".join(
+                    f"{what} {b['cover80']:.2f} / {b['cover95']:.2f} (PIT {b['pit_mean']:.2f})"
+                    for what, b in block.items()
+                )
             )
     print(
         f"latency: platform plan {out['latency_platform_ms']:.1f} ms, "

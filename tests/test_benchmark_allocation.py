@@ -85,3 +85,16 @@ def test_scores_and_intervals_are_consistent(bench: ModuleType, results: list[di
     # a run paired with itself differs by exactly nothing
     self_paired = bench.paired_vs_baseline(per_world, per_world)["stationary"]
     assert all(d["mean_diff"] == 0.0 and d["ci95"] == [0.0, 0.0] for d in self_paired.values())
+
+
+def test_learner_calibration_scores(bench: ModuleType) -> None:
+    """The calibration block: PIT values of the truth under the learner's draws, per day."""
+    cal = bench.learner_calibration(first_seed=11, n_seeds=2, days=(3, 20), workers=1)
+    assert cal["seeds"] == 2
+    assert list(cal["days"]) == ["3", "20"]
+    for block in cal["days"].values():
+        assert block["level"]["n"] == 6  # 2 worlds x 3 arms
+        assert block["plan_total"]["n"] == 2
+        for score in block.values():
+            assert 0.0 <= score["cover80"] <= score["cover95"] <= 1.0
+            assert 0.0 < score["pit_mean"] < 1.0

@@ -138,17 +138,20 @@ def test_resume_in_process_and_settings_guard(tmp_path: Path) -> None:
 
 
 def test_thompson_beats_uniform_in_20_days() -> None:
-    world = CampaignWorld(14, horizon=20)
+    """Over six worlds (one world alone swings by several points of % of oracle with the noise of
+    20 days), Thompson sampling clearly beats the even split and comes within 10% of the oracle."""
     c = Constraints(budget=3000.0)
-    totals = {}
-    for name in ("thompson", "uniform"):
-        learner = OnlineCurveLearner(world.arms, reference_spend=1000.0)
-        out = simulate_rounds(world, make_policy(name), learner, c, 20, seed=14)
-        totals[name] = out["expected"].sum()
-        assert np.allclose(out["spend_set"].sum(axis=1), 3000.0)
-    oracle = sum(world.expected(world.oracle(3000.0, r), r).sum() for r in range(20))
+    totals = {"thompson": 0.0, "uniform": 0.0, "oracle": 0.0}
+    for seed in range(10, 16):
+        world = CampaignWorld(seed, horizon=20)
+        for name in ("thompson", "uniform"):
+            learner = OnlineCurveLearner(world.arms, reference_spend=1000.0)
+            out = simulate_rounds(world, make_policy(name), learner, c, 20, seed=seed)
+            totals[name] += out["expected"].sum()
+            assert np.allclose(out["spend_set"].sum(axis=1), 3000.0)
+        totals["oracle"] += sum(world.expected(world.oracle(3000.0, r), r).sum() for r in range(20))
     assert totals["thompson"] > 1.05 * totals["uniform"]
-    assert totals["thompson"] > 0.9 * oracle
+    assert totals["thompson"] > 0.9 * totals["oracle"]
     with pytest.raises(ValueError, match="max_churn"):
         InfoDirectedThompsonPolicy(max_churn=0.0)
 

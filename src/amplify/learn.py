@@ -29,12 +29,14 @@ only on the grid, so they are computed once and cached).
 Count noise in real accounts is over-dispersed (negative binomial, daily shocks), so each day enters
 as a quasi-likelihood ``likelihood ** w_d`` with ``w_d = 1 / (1 + mu_d / kappa)``: the Poisson
 variance ``mu`` is inflated to the negative-binomial ``mu + mu**2 / kappa``, with ``1 / kappa``
-estimated from the residuals. The delay distribution is estimated from the data (cumulative
-conversions seen at successive ages) with the default as a prior. Old data are forgotten only when a
-change detector fires: the posterior predictive of the last few days, fitted on the days before
-them, is compared with what was observed; beyond a threshold the days before the change are
-discounted, the change being dated inside the window by a scan of its residuals (a long window that
-fires late also holds days from before the change, which must go with the old data).
+estimated from the residuals (corrected for the curve parameters fitted to the same days, which
+would otherwise make a few days look less noisy than they are). The delay distribution is estimated
+from the data (cumulative conversions seen at successive ages) with the default as a prior. Old
+data are forgotten only when a change detector fires: the posterior predictive of the last few
+days, fitted on the days before them, is compared with what was observed; beyond a threshold the
+days before the change are discounted, the change being dated inside the window by a scan of its
+residuals (a long window that fires late also holds days from before the change, which must go with
+the old data).
 
 Updating is a few vectorised array operations over (days x arms x grid): a few milliseconds for 90
 days of a platform campaign, so the whole state is recomputed from the per-day data at every update
@@ -119,6 +121,12 @@ class LearnerConfig:
     prior_max_shape
         Cap on the Gamma shape moment-matched from informative prior curves (do not over-trust a
         model).
+    dispersion_dof
+        Parameters fitted per arm (``beta`` and ``k``) that the over-dispersion estimate corrects
+        its residuals for: residuals of a fitted curve are smaller than the noise, by ``1 - p / n``
+        after ``n`` days. Without the correction the estimate after a few days sits at its floor
+        and the posterior is too sure of what those noisy days say (README, "Benchmarks": the
+        learner's interval coverage); 0 switches it off.
     """
 
     n_grid: int = 40
@@ -139,6 +147,7 @@ class LearnerConfig:
     forget_factor: float = 0.02
     half_life: float | None = None
     prior_max_shape: float = 30.0
+    dispersion_dof: float = 2.0
 
     def __post_init__(self) -> None:
         lo, hi = self.k_range
@@ -151,6 +160,8 @@ class LearnerConfig:
             raise ValueError("forget_factor must be in [0, 1]")
         if self.rate_prior_shape <= 0 or self.log_k_prior_sd <= 0:
             raise ValueError("rate_prior_shape and log_k_prior_sd must be positive")
+        if self.dispersion_dof < 0:
+            raise ValueError(f"dispersion_dof must be >= 0, got {self.dispersion_dof}")
         if self.platform_pooling is not None and self.platform_pooling <= 0:
             raise ValueError("platform_pooling must be positive or None")
         if (
@@ -423,7 +434,9 @@ class OnlineCurveLearner:
         mu = self._post_mean_at(self._post, g) * f
         post, mu = self._fit(g, c, f, omega, mu, self.overdispersion_)
         if self.config.overdispersion is None:
-            self.overdispersion_ = _moment_overdispersion(c, mu, valid & (omega > 0.5))
+            self.overdispersion_ = _moment_overdispersion(
+                c, mu, valid & (omega > 0.5), self.config.dispersion_dof
+            )
         post, mu = self._fit(g, c, f, omega, mu, self.overdispersion_)
         newest = max(days)
         if self._last_tested_day is None or newest > self._last_tested_day:
@@ -766,13 +779,24 @@ def _change_point(
     return int(days[idx][int(np.argmax(score))])
 
 
-def _moment_overdispersion(c: FloatArray, mu: FloatArray, mask: NDArray[np.bool_]) -> float:
-    """Moment estimate of ``1 / kappa`` in ``Var = mu + mu**2 / kappa`` (shrunk to 0.05)."""
+def _moment_overdispersion(
+    c: FloatArray, mu: FloatArray, mask: NDArray[np.bool_], n_params: float = 0.0
+) -> float:
+    """Moment estimate of ``1 / kappa`` in ``Var = mu + mu**2 / kappa`` (shrunk to 0.05).
+
+    ``mu`` is fitted to the same counts, so residuals are smaller than the noise: with ``n_params``
+    fitted parameters per arm and ``n`` days, ``E[(c - mu)**2] ~= (1 - n_params / n) Var`` (the
+    mean leverage); each arm's residuals are corrected by that factor, and an arm with no more days
+    than parameters tells nothing about the noise."""
+    n_a = mask.sum(axis=0)
+    keep = 1.0 - np.minimum(n_params / np.maximum(n_a, 1), 1.0)  # (A,)
+    mask = mask & (keep > 0)
     n = int(mask.sum())
     if n == 0:
         return 0.05
-    num = float(np.sum(np.where(mask, (c - mu) ** 2 - mu, 0.0)))
-    den = float(np.sum(np.where(mask, mu**2, 0.0)))
+    keep = np.broadcast_to(keep, c.shape)
+    num = float(np.sum(np.where(mask, (c - mu) ** 2 - keep * mu, 0.0)))
+    den = float(np.sum(np.where(mask, keep * mu**2, 0.0)))
     mbar2 = den / n
     prior_n = 10.0
     est = (num + prior_n * mbar2 * 0.05) / (den + prior_n * mbar2 + 1e-12)
