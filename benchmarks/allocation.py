@@ -435,26 +435,36 @@ def _calibration_world(job: tuple[int, tuple[int, ...], LearnerConfig]) -> dict[
     seed, days, config = job
     world = make_world("stationary", seed)
     n = len(world.arms)
+    learner = OnlineCurveLearner(
+        world.arms, world.platform, reference_spend=BUDGET / n, config=config
+    )
     out: dict[str, Any] = {}
-    for day in days:
-        learner = OnlineCurveLearner(
-            world.arms, world.platform, reference_spend=BUDGET / n, config=config
-        )
-        plans = simulate_rounds(
-            world, make_policy("thompson"), learner, Constraints(budget=BUDGET), day, seed=seed
-        )["spend_set"]
-        x = plans[-1]  # the plan in force, which the learner has seen `day` days of data under
+
+    def check(r: int, x: np.ndarray) -> None:
+        """After ``r + 1`` days: the learner's draws at the plan in force against the truth."""
+        day = r + 1
+        if day not in days:
+            return
         cur = learner.curves(4000, np.random.default_rng([seed, day]), around=x)
-        level = cur.beta * x / (1.0 + x / cur.k)  # (draws, arms)
-        marginal = cur.beta / (1.0 + x / cur.k) ** 2
+        level = cur.conversions(x)  # (draws, arms)
         true_level = world.expected(x, day)
         step = 1e-3 * BUDGET
         true_marginal = (world.expected(x + step * np.eye(n), day).diagonal() - true_level) / step
         out[str(day)] = {
             "level": (level < true_level).mean(axis=0).tolist(),
             "plan_total": [float((level.sum(axis=1) < true_level.sum()).mean())],
-            "marginal": (marginal < true_marginal).mean(axis=0).tolist(),
+            "marginal": (cur.marginal(x) < true_marginal).mean(axis=0).tolist(),
         }
+
+    simulate_rounds(
+        world,
+        make_policy("thompson"),
+        learner,
+        Constraints(budget=BUDGET),
+        max(days),
+        seed=seed,
+        on_round=check,
+    )
     return out
 
 

@@ -299,8 +299,12 @@ def simulate_rounds(
     n_draws: int = 64,
     history: pd.DataFrame | None = None,
     oracle: Sequence[FloatArray] | None = None,
+    on_round: Callable[[int, FloatArray], None] | None = None,
 ) -> dict[str, FloatArray]:
     """The loop without a ledger (for benchmarks): the same decisions :class:`Campaign` makes.
+
+    ``on_round(r, plan)``, when given, is called after round ``r``'s reports have updated the
+    learner, with that round's plan: a look at the learner as the next decision sees it.
 
     Returns
     -------
@@ -339,6 +343,8 @@ def simulate_rounds(
         learner.refresh()
         plans[r] = outcomes[r].spend_set
         previous = plans[r]
+        if on_round is not None:
+            on_round(r, plans[r])
     expected = np.array([world.expected(plans[r], r) for r in range(rounds)])
     return {"spend_set": plans, "expected": expected}
 
