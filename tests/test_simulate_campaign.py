@@ -131,6 +131,21 @@ def test_reporting_delays_follow_the_pmf() -> None:
     np.testing.assert_allclose(total / total.sum(), DELAY_PMF, atol=0.03)
 
 
+def test_binomial_quantile_agrees_with_scipy_stats() -> None:
+    # the world calls the ufunc behind scipy.stats.binom.ppf directly (speed); a SciPy that changed
+    # it would change every simulated world, so it must agree with the public method exactly
+    from scipy import stats
+
+    from amplify.simulate.campaign_world import _binom_ppf
+
+    rng = np.random.default_rng(0)
+    q = np.clip(rng.random(4000), 1e-12, 1 - 1e-12)
+    n = np.concatenate([np.zeros(500), rng.integers(0, 50, 1500), rng.integers(0, 10**7, 2000)])
+    p = rng.random(4000)
+    p[:300], p[300:600], p[600:700] = 0.0, 1.0, np.nan
+    np.testing.assert_array_equal(_binom_ppf(q, n, p), stats.binom.ppf(q, n, p))
+
+
 def test_same_seed_same_world_and_history() -> None:
     a, b = CampaignWorld(9, variant="drift"), CampaignWorld(9, variant="drift")
     s = np.array([900.0, 1200.0, 900.0])

@@ -279,7 +279,9 @@ class OnlineCurveLearner:
         total = float(cfg.max_spend) if cfg.max_spend is not None else float(ref.sum())
         self.max_spend = max(total, float(ref.max()))
         # per arm: whole-range approximation (beta multiplier, k / reference) of every grid point
-        self._mm_tables = [_mm_table(mult, shapes, self.max_spend / float(r)) for r in ref]
+        tables = [_mm_table(mult, shapes, self.max_spend / float(r)) for r in ref]
+        self._mm_beta = np.stack([b for b, _ in tables])  # (A, G)
+        self._mm_k_ratio = np.stack([kr for _, kr in tables])  # (A, G)
         self._pmf0 = np.asarray(cfg.delay_pmf, dtype=float) / np.sum(cfg.delay_pmf)
         self._g_ref = self._g(ref[None, :])[0]  # (A, G): g at the reference spend
         self._set_prior()
@@ -289,7 +291,7 @@ class OnlineCurveLearner:
     def reset(self) -> None:
         """Forget every observation (back to the prior)."""
         self._data = _Data()
-        self._g_cache: dict[int, tuple[FloatArray, FloatArray]] = {}
+        self._g_cache: dict[int, tuple[FloatArray, FloatArray, FloatArray]] = {}
         self._design: dict[str, FloatArray] = {}
         self._spend_now = np.zeros((0, self.n_arms))
         self._forget: dict[int, FloatArray] = {}  # day -> (A,) multiplicative weights
@@ -427,23 +429,23 @@ class OnlineCurveLearner:
         if self.config.estimate_delay:
             self.delay_pmf_ = self._estimate_delay()
         s, c, f, valid, days = self._arrays()
-        g = self._g_days(s)
+        g, logg = self._g_days(s)
         omega = self._day_weights(days, valid)
         # quasi-likelihood weights from the previous posterior's fitted means, then once more from
         # the new posterior (with the over-dispersion re-estimated from its residuals)
         mu = self._post_mean_at(self._post, g) * f
-        post, mu = self._fit(g, c, f, omega, mu, self.overdispersion_)
+        post, mu = self._fit(g, logg, c, f, omega, mu, self.overdispersion_)
         if self.config.overdispersion is None:
             self.overdispersion_ = _moment_overdispersion(
                 c, mu, valid & (omega > 0.5), self.config.dispersion_dof
             )
-        post, mu = self._fit(g, c, f, omega, mu, self.overdispersion_)
+        post, mu = self._fit(g, logg, c, f, omega, mu, self.overdispersion_)
         newest = max(days)
         if self._last_tested_day is None or newest > self._last_tested_day:
             self._last_tested_day = newest
-            if self._detect(g, c, f, omega, days, valid, mu):
+            if self._detect(g, logg, c, f, omega, days, valid, mu):
                 omega = self._day_weights(days, valid)
-                post, mu = self._fit(g, c, f, omega, mu, self.overdispersion_)
+                post, mu = self._fit(g, logg, c, f, omega, mu, self.overdispersion_)
         self._post = post
 
     def _arrays(
@@ -500,6 +502,7 @@ class OnlineCurveLearner:
     def _fit(
         self,
         g: FloatArray,
+        logg: FloatArray,
         c: FloatArray,
         f: FloatArray,
         omega: FloatArray,
@@ -511,21 +514,23 @@ class OnlineCurveLearner:
         Returns it and its fitted daily means ``mu * f``."""
         rate_mean = self._pooled_rate(c, f, omega)
         w = omega / (1.0 + mu * inv_kappa)
-        post = self._posterior(g, c, f, w, rate_mean)
+        post = self._posterior(g, logg, c, f, w, rate_mean)
         self._design = {"conversions": c, "reported_share": f, "weight": w, "rate_mean": rate_mean}
         return post, self._post_mean_at(post, g) * f
 
-    def _g_days(self, s: FloatArray) -> FloatArray:
-        """``g`` of every day's spend, (D, A, G), cached per day (a day's spend rarely changes)."""
+    def _g_days(self, s: FloatArray) -> tuple[FloatArray, FloatArray]:
+        """``g`` of every day's spend and its log, each (D, A, G), cached per day (a day's spend
+        rarely changes)."""
         cache = self._g_cache
         rows = []
         for i in range(s.shape[0]):
             hit = cache.get(i)
             if hit is None or not np.array_equal(hit[0], s[i]):
-                hit = (s[i].copy(), self._g(s[i][None, :])[0])
+                g = self._g(s[i][None, :])[0]
+                hit = (s[i].copy(), g, np.log(np.maximum(g, 1e-300)))
                 cache[i] = hit
-            rows.append(hit[1])
-        return np.stack(rows)
+            rows.append(hit)
+        return np.stack([r[1] for r in rows]), np.stack([r[2] for r in rows])
 
     def _pooled_rate(self, c: FloatArray, f: FloatArray, omega: FloatArray) -> FloatArray:
         if self._prior_rate_mean is not None:
@@ -546,14 +551,19 @@ class OnlineCurveLearner:
         return np.asarray((others_num + account * days * ref) / (others_den + days * ref))
 
     def _posterior(
-        self, g: FloatArray, c: FloatArray, f: FloatArray, w: FloatArray, rate_mean: FloatArray
+        self,
+        g: FloatArray,
+        logg: FloatArray,
+        c: FloatArray,
+        f: FloatArray,
+        w: FloatArray,
+        rate_mean: FloatArray,
     ) -> _Posterior:
         a0 = self._a0
         b0 = self._b0(rate_mean)
         wc = np.sum(w * c, axis=0)  # (A,)
         rate = b0 + np.einsum("da,dag->ag", w * f, g)
         shape = np.broadcast_to(a0 + wc[:, None], rate.shape)
-        logg = np.log(np.maximum(g, 1e-300))
         loglik = (
             a0 * np.log(b0)
             - gammaln(a0)
@@ -574,6 +584,7 @@ class OnlineCurveLearner:
     def _detect(
         self,
         g: FloatArray,
+        logg: FloatArray,
         c: FloatArray,
         f: FloatArray,
         omega: FloatArray,
@@ -596,7 +607,7 @@ class OnlineCurveLearner:
             testable = (eff_pre >= cfg.min_history) & (win.sum(axis=0) >= min(length, 2)) & ~fired
             if not testable.any():
                 continue
-            post = self._posterior(g, c, f, np.where(pre, omega * q, 0.0), rate_mean)
+            post = self._posterior(g, logg, c, f, np.where(pre, omega * q, 0.0), rate_mean)
             wts = post.weights
             gw = np.einsum("da,dag->ag", np.where(win, f, 0.0), g)  # (A, G): sum_d f g_k(s_d)
             m_k = post.shape / post.rate * gw
@@ -646,42 +657,45 @@ class OnlineCurveLearner:
         post = self._post
         cw = np.cumsum(post.weights, axis=1)
         cw /= cw[:, -1:]
-        beta = np.empty((n_draws, self.n_arms))
-        k = np.empty((n_draws, self.n_arms))
         centre = (
-            None
+            np.full(self.n_arms, np.nan)
             if around is None
             else np.broadcast_to(np.asarray(around, dtype=float), (self.n_arms,))
         )
+        # Latin-hypercube draws: each is an exact posterior draw, but the set covers the grid
+        # weights and the Gamma quantiles evenly, so a few dozen draws give a steady mean
+        idx = np.empty((self.n_arms, n_draws), dtype=np.intp)
+        u2 = np.empty((self.n_arms, n_draws))
         for j in range(self.n_arms):
-            # Latin-hypercube draws: each is an exact posterior draw, but the set covers the grid
-            # weights and the Gamma quantiles evenly, so a few dozen draws give a steady mean
             u1 = (rng.permutation(n_draws) + rng.random(n_draws)) / n_draws
-            u2 = (rng.permutation(n_draws) + rng.random(n_draws)) / n_draws
-            idx = np.minimum(np.searchsorted(cw[j], u1, side="right"), cw.shape[1] - 1)
-            b_internal = gammaincinv(post.shape[j, idx], u2) / post.rate[j, idx]
-            ref = self.reference_spend[j]
-            b_mult, k_ratio = self._mm_tables[j]
-            if centre is not None and np.isfinite(centre[j]):
-                # tangent match at today's spend: same level and marginal return as the curve's
-                # concave envelope there (exact for the n = 1 grid points); k stays within a
-                # factor _K_BAND of the whole-range fit, so a locally straight (or sharply bent)
-                # stretch is not extrapolated over the whole budget; then the marginal is matched
-                c = max(float(centre[j]), 0.02 * ref)
-                kk, nn = self._k[j, idx], self._n[idx]
-                h, dh = _envelope(np.full(idx.size, c), kk, nn)
-                el = np.clip(c * dh / h, 1e-6, 1.0)
-                tangent = np.where(el < 1.0 - 1e-9, c * el / np.maximum(1.0 - el, 1e-12), np.inf)
-                k_glob = ref * k_ratio[idx]
-                kappa = np.clip(tangent, k_glob / _K_BAND, k_glob * _K_BAND)
-                exact = tangent == kappa
-                beta[:, j] = b_internal * np.where(
-                    exact, h / c * (1.0 + c / kappa), dh * (1.0 + c / kappa) ** 2
-                )
-                k[:, j] = kappa
-            else:
-                beta[:, j] = b_internal * b_mult[idx]
-                k[:, j] = ref * k_ratio[idx]
+            u2[j] = (rng.permutation(n_draws) + rng.random(n_draws)) / n_draws
+            idx[j] = np.minimum(np.searchsorted(cw[j], u1, side="right"), cw.shape[1] - 1)
+        rows = np.arange(self.n_arms)[:, None]
+        b_internal = gammaincinv(post.shape[rows, idx], u2) / post.rate[rows, idx]  # (A, D)
+        ref = self.reference_spend[:, None]
+        k_glob = ref * self._mm_k_ratio[rows, idx]
+        beta = b_internal * self._mm_beta[rows, idx]
+        k = k_glob.copy()
+        local = np.flatnonzero(np.isfinite(centre))
+        if local.size:
+            # tangent match at today's spend: same level and marginal return as the curve's
+            # concave envelope there (exact for the n = 1 grid points); k stays within a factor
+            # _K_BAND of the whole-range fit, so a locally straight (or sharply bent) stretch is
+            # not extrapolated over the whole budget; then the marginal is matched
+            il = idx[local]
+            c = np.maximum(centre[local], 0.02 * self.reference_spend[local])[:, None]
+            c = np.broadcast_to(c, il.shape)
+            h, dh = _envelope(c, self._k[local[:, None], il], self._n[il])
+            el = np.clip(c * dh / h, 1e-6, 1.0)
+            tangent = np.where(el < 1.0 - 1e-9, c * el / np.maximum(1.0 - el, 1e-12), np.inf)
+            kg = k_glob[local]
+            kappa = np.clip(tangent, kg / _K_BAND, kg * _K_BAND)
+            exact = tangent == kappa
+            beta[local] = b_internal[local] * np.where(
+                exact, h / c * (1.0 + c / kappa), dh * (1.0 + c / kappa) ** 2
+            )
+            k[local] = kappa
+        beta, k = beta.T, k.T
         return ResponseCurves(
             arms=self.arms,
             beta=np.maximum(beta, 0.0),
