@@ -139,9 +139,10 @@ def feed_rows(learner: OnlineCurveLearner, rows: Sequence[OutcomeRow]) -> None:
         j = pos.get(r.arm)
         if j is None:
             continue
-        s, c = groups.setdefault(
-            (r.round, r.age), (np.full(len(pos), np.nan), np.full(len(pos), np.nan))
-        )
+        key = (r.round, r.age)
+        if key not in groups:
+            groups[key] = (np.full(len(pos), np.nan), np.full(len(pos), np.nan))
+        s, c = groups[key]
         s[j] = r.spend
         c[j] = r.conversions
     for (day, age), (s, c) in groups.items():
@@ -159,20 +160,28 @@ def report_rows(
             continue
         age = round_ - day
         cum = out.report_delay[:, : age + 1].sum(axis=1)
-        for j, arm in enumerate(arms):
-            rows.append(
-                OutcomeRow(
-                    round=day,
-                    arm=arm,
-                    age=age,
-                    reported_round=round_,
-                    spend=float(out.spend[j]),
-                    conversions=int(cum[j]),
-                    impressions=int(out.impressions[j]),
-                    clicks=int(out.clicks[j]),
-                    source="simulated",
-                )
+        # .tolist() gives the Python floats and ints, one call per array instead of one per arm
+        rows.extend(
+            OutcomeRow(
+                round=day,
+                arm=arm,
+                age=age,
+                reported_round=round_,
+                spend=spend,
+                conversions=conv,
+                impressions=impr,
+                clicks=clicks,
+                source="simulated",
             )
+            for arm, spend, conv, impr, clicks in zip(
+                arms,
+                out.spend.astype(float).tolist(),
+                cum.astype(np.int64).tolist(),
+                out.impressions.astype(np.int64).tolist(),
+                out.clicks.astype(np.int64).tolist(),
+                strict=True,
+            )
+        )
     return rows
 
 
