@@ -28,7 +28,7 @@ from amplify.simulate.families import FAMILIES, CurveSet, make_curves, oracle_sp
 
 try:
     # the ufunc behind ``scipy.stats.binom.ppf``; the public method re-checks its arguments on every
-    # call (~40x slower for a handful of arms, a tenth of the allocation benchmark's time), and our
+    # call (~35x slower for a handful of arms, a tenth of the allocation benchmark's time), and our
     # arguments are valid by construction; tests/test_simulate_campaign.py checks that they agree.
     from scipy.special._ufuncs import _binom_ppf
 except ImportError:  # pragma: no cover - a SciPy that moved it
