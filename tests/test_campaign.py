@@ -19,6 +19,8 @@ import pytest
 from amplify.allocate import Constraints, InfoDirectedThompsonPolicy
 from amplify.campaign import (
     Campaign,
+    decide,
+    draws_rng,
     make_policy,
     record_outcomes,
     run_simulated,
@@ -154,6 +156,32 @@ def test_thompson_beats_uniform_in_20_days() -> None:
     assert totals["thompson"] > 0.9 * totals["oracle"]
     with pytest.raises(ValueError, match="max_churn"):
         InfoDirectedThompsonPolicy(max_churn=0.0)
+
+
+def test_common_random_draws_keep_a_plan_on_an_unchanged_posterior() -> None:
+    """The loops draw the posterior with the same uniforms every round: two rounds that see the
+    same posterior get the same greedy plan, where fresh draws each round would move it by Monte
+    Carlo noise alone."""
+    world = CampaignWorld(5, horizon=10)
+    learner = OnlineCurveLearner(world.arms, reference_spend=1000.0)
+    simulate_rounds(world, make_policy("greedy"), learner, Constraints(budget=3000.0), 6, seed=5)
+    previous = np.full(3, 1000.0)
+    common, fresh = [], []
+    for r in (6, 7):
+        for out, draws in ((common, draws_rng(5)), (fresh, None)):
+            spend, _ = decide(
+                learner,
+                make_policy("greedy"),
+                Constraints(budget=3000.0),
+                previous,
+                None,
+                np.random.default_rng(r),
+                n_draws=64,
+                draws=draws,
+            )
+            out.append(spend)
+    assert np.array_equal(common[0], common[1])
+    assert 0.5 * np.abs(fresh[0] - fresh[1]).sum() > 5.0  # dollars moved by the draws alone
 
 
 def test_real_campaign_plan_and_record(tmp_path: Path) -> None:
