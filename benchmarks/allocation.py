@@ -25,7 +25,7 @@ Scores (per world, then averaged over seeds):
 * ``churn_pct`` = 100 x mean over days 1..89 of 0.5 x sum_arms |plan_t - plan_{t-1}| / budget: the
   share of the budget that changes place each day (the plans as set, not the noisy actual spend).
   ``churn_settled_pct`` is the same from day 14 on: from a cold start the first days' plans move
-  15-30% of the budget a day while the curves are learned, and dominate the 90-day mean.
+  13-27% of the budget a day while the curves are learned, and dominate the 90-day mean.
 * ``gap_captured_ci95``: a 95% bootstrap interval of ``gap_captured`` (worlds resampled).
 * ``learner_calibration``: are the learner's intervals honest? After 3, 10, 30 and 60 days of the
   default policy on the stationary worlds, the coverage of the truth (expected conversions per arm

@@ -12,8 +12,9 @@ policy optimises (see :mod:`.solve`) and respects every constraint.
   and move part of the way there from yesterday's plan. Knobs: ``batch`` (draws averaged: a
   calmer target), ``smoothing`` (fraction of the way to move each day: plain Thompson sampling
   reshuffles 12-17% of the budget daily; the defaults, two draws and half the way, bring that to
-  ~3-5% while keeping its exploration), ``explore_cap`` (at most this fraction of the budget may
-  differ from the greedy plan: explore where it is cheap).
+  5.8-6.8% on platforms and 11.5% across 20 posts, over 90 days from a cold start on the allocation
+  benchmark, while keeping its exploration), ``explore_cap`` (at most this fraction of the budget
+  may differ from the greedy plan: explore where it is cheap).
 * :class:`GreedyPolicy`: the exact best split for the posterior-mean curve (no exploration).
 * :class:`EpsilonGreedyPolicy`: greedy, but a random feasible split with probability ``eps``.
 * :class:`UCBPolicy`: optimistic: each arm's curve is the posterior draw whose conversions at the
