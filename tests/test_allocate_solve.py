@@ -19,6 +19,7 @@ from amplify.allocate import (
     solve_scipy,
     solve_sticky,
 )
+from amplify.allocate.solve import _fill, _Mixture, solve_compiled
 from amplify.curves import ResponseCurves
 from amplify.testing import synthetic_curves
 from conftest_allocate import (
@@ -87,6 +88,49 @@ def test_solve_matches_scipy_with_bounds_on_posts(seed: int) -> None:
     assert s[plat == "facebook"].sum() <= 0.2 * budget * (1 + 1e-9)
     assert s[plat == "tiktok"].sum() >= 0.3 * budget * (1 - 1e-9)
     assert s.sum() == pytest.approx(budget, rel=1e-10)
+
+
+class _NestedNewtonMixture(_Mixture):
+    """The posterior-mean curve solved the general way (per-arm Newton at each level)."""
+
+    def fill(self, lo: np.ndarray, hi: np.ndarray, total: float) -> None:
+        return None
+
+
+@PROPS
+@given(
+    seed=st.integers(0, 10_000),
+    n_arms=st.sampled_from([2, 3, 20, 120]),
+    n_draws=st.sampled_from([2, 16, 64]),
+    boxed=st.booleans(),
+)
+def test_posterior_mean_newton_on_the_kkt_system_matches_the_nested_solve(
+    seed: int, n_arms: int, n_draws: int, boxed: bool
+) -> None:
+    """The posterior-mean solve's fast path (Newton on spend and level together, a few passes over
+    the draws) lands on the optimum of the general nested solve, inside every box."""
+    rng = np.random.default_rng(seed)
+    curves = random_curves(rng, n_arms, n_draws, posts=True)
+    budget = float(rng.uniform(50, 20_000))
+    c = Constraints(budget=budget)
+    if boxed:
+        prev = rng.dirichlet(np.ones(n_arms)) * budget
+        c = Constraints(
+            budget=budget, previous=dict(zip(curves.arms, prev, strict=True)), max_change=0.05
+        )
+    comp = compile_constraints(curves, c)
+    b, k = curves.beta, curves.k
+    lo, hi = comp.lo[None, :].copy(), comp.hi[None, :].copy()
+    total = np.array([budget])
+    fast = _Mixture(b, k).fill(comp.lo.copy(), comp.hi.copy(), budget)
+    assert fast is not None  # live arms and feasible boxes: the fast path applies
+    nested, _ = _fill(_NestedNewtonMixture(b, k), lo, hi, total, 0.0, None, ())
+    assert fast.sum() == pytest.approx(budget, rel=1e-10)
+    assert np.all(fast >= comp.lo - 1e-9 * budget)
+    assert np.all(fast <= comp.hi + 1e-9 * budget)
+    np.testing.assert_allclose(fast, nested[0], rtol=0, atol=1e-7 * budget)
+    assert value(curves, fast) >= value(curves, nested[0]) * (1 - 1e-12)
+    np.testing.assert_allclose(solve_compiled(curves, comp)[0], fast, rtol=0, atol=1e-9 * budget)
 
 
 def test_scipy_fallback_agrees_with_water_filling() -> None:

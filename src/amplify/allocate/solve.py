@@ -4,10 +4,13 @@ For a multiplier ``lam`` (the marginal return every funded arm shares at the opt
 one posterior draw spends ``k * (sqrt(beta / lam) - 1)`` clipped into its box. We search the *level*
 ``y = lam ** -0.5``: spend is piecewise linear in ``y`` for one draw, so a bracketed Newton search
 on ``y`` hits the budget in a few steps, vectorised over a batch of draws. For the posterior-mean
-curve (a mean of concave curves, still concave) the spend at a level is found per arm by Newton on
-``m(s) ** -0.5``, which is concave in ``s`` (a power mean of linear functions), so Newton converges
-monotonically from the left in a handful of steps. Both are exact: the KKT conditions of a separable
-concave problem with boxes and a sum constraint.
+curve (a mean of concave curves, still concave) the level ``m(s) ** -0.5`` of each arm is concave in
+``s`` (a power mean of linear functions): with boxes and the budget only, Newton on spend and level
+together (every arm's level linearised at its spend, the common level of the linearised problem
+solved exactly) reaches the optimum in 2-9 passes over the draws; with platform bounds, a minimum
+spend or a CPA/ROAS target, the spend at each trial level is found per arm by Newton on that
+concave level, which converges monotonically from the left. Both are exact: the KKT conditions of a
+separable concave problem with boxes and a sum constraint.
 
 Constraints, all by the same machinery:
 
@@ -70,6 +73,7 @@ IntArray = NDArray[np.int64]
 
 _TOL = 1e-11  # relative tolerance on money sums
 _MAX_ITER = 200
+_MAX_FILL_STEPS = 50  # Newton steps of _Mixture.fill before falling back to _fill
 
 
 # --------------------------------------------------------------------------------------------------
@@ -209,6 +213,51 @@ class _Mixture:
     def take(self, rows: IntArray, arms: IntArray) -> _Mixture:
         return _Mixture(self.b[arms].T, self.k[arms].T)
 
+    def fill(self, lo: FloatArray, hi: FloatArray, total: float) -> FloatArray | None:
+        """The best split of ``total`` within the boxes ``lo``, ``hi`` (shape (n,)) by Newton on the
+        KKT system in spend and level together, or None where it does not apply.
+
+        Each step linearises every arm's level ``h_j`` at its current spend and solves the common
+        level of the linearised problem exactly (:func:`_level_for_total`): one pass over the draws
+        per step, against a full per-arm Newton solve per level for :func:`_fill`. ``h_j`` is
+        concave, so a step never overshoots an arm's spend at a given level; at the fixed point
+        every arm inside its box has the same level, which is the optimum's KKT condition. None when
+        an arm has no return, the boxes cannot hold ``total``, or it has not converged in
+        ``_MAX_FILL_STEPS`` steps: :func:`_fill` then solves it.
+        """
+        if self.dead.any() or hi.sum() < total or lo.sum() > total:
+            return None
+        hi = np.minimum(hi, lo + total)  # finite kinks: no arm can take more than the budget
+        s = np.clip(np.where(self._warm > 0, self._warm, total / lo.size), lo, hi)
+        tol = 1e-12 * (total + self.k_scale)
+        for _ in range(_MAX_FILL_STEPS):
+            h, dh = self._h(s)
+            if not np.all(dh > 0):
+                return None
+            c = 1.0 / dh
+            a = s - h * c
+            new = np.clip(a + c * _level_for_total(a, c, lo, hi, total), lo, hi)
+            if np.all(np.abs(new - s) <= tol):
+                self._warm = new.copy()
+                return new
+            s = new
+        return None
+
+
+def _level_for_total(
+    a: FloatArray, c: FloatArray, lo: FloatArray, hi: FloatArray, total: float
+) -> float:
+    """The level ``y`` at which ``sum_j clip(a_j + c_j * y, lo_j, hi_j)`` (``c > 0``) is ``total``:
+    a non-decreasing piecewise-linear function of ``y``, solved exactly from its sorted kinks."""
+    start = (lo - a) / c  # arm j leaves its lower bound
+    stop = (hi - a) / c  # and reaches its upper bound
+    kinks = np.concatenate([start, stop])
+    order = np.argsort(kinks, kind="stable")
+    slope = np.cumsum(np.concatenate([c, -c])[order])[:-1]
+    y = kinks[order]
+    level = float(lo.sum()) + np.concatenate([[0.0], np.cumsum(slope * np.diff(y))])
+    return float(np.interp(total, level, y))
+
 
 class _Linear:
     """Euclidean projection of ``x``: maximise ``-(s - x) ** 2``; spend ``x - shift + y``."""
@@ -322,6 +371,10 @@ def _fill(
     Returns the spend (rows, n) and the platform totals (rows, n_groups) the groups must be brought
     to.
     """
+    if isinstance(resp, _Mixture) and m <= 0 and floor_level is None and not groups:
+        fast = resp.fill(lo[0], hi[0], float(total[0]))
+        if fast is not None:
+            return fast[None, :], np.zeros((1, 0))
     rows, n = lo.shape
     env = (lo <= 0) & (hi >= m) if m > 0 else np.zeros((rows, n), dtype=bool)
     y_on = resp.average_level(m) if m > 0 else np.zeros((1, 1))
