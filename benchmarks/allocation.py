@@ -1,7 +1,7 @@
 """Allocation benchmark: the online loop's policies against the oracle on simulated campaign worlds.
 
-Run ``python benchmarks/allocation.py`` (full: 100 seeds, 2 worker processes; under 30 min on an
-idle 2-core machine, 27 min on a slow day) or ``python benchmarks/allocation.py --quick`` (a few
+Run ``python benchmarks/allocation.py`` (full: 100 seeds, 2 worker processes; 18 min 34 s on an
+idle 2-core machine) or ``python benchmarks/allocation.py --quick`` (a few
 seeds, < 3 min). Writes ``benchmarks/results/allocation.json`` and
 ``benchmarks/results/regret.png``. An alternative learner or default-policy setting is one command
 too, e.g. ``--learner log_k_prior_sd=1.5 --out /tmp/k15`` or ``--thompson switching_cost=0.05 --out
