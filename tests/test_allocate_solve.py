@@ -122,7 +122,7 @@ def test_posterior_mean_newton_on_the_kkt_system_matches_the_nested_solve(
     b, k = curves.beta, curves.k
     lo, hi = comp.lo[None, :].copy(), comp.hi[None, :].copy()
     total = np.array([budget])
-    fast = _Mixture(b, k).fill(comp.lo.copy(), comp.hi.copy(), budget)
+    fast = _Mixture(b, k).fill(lo[0], hi[0], budget)
     assert fast is not None  # live arms and feasible boxes: the fast path applies
     nested, _ = _fill(_NestedNewtonMixture(b, k), lo, hi, total, 0.0, None, ())
     assert fast.sum() == pytest.approx(budget, rel=1e-10)
