@@ -261,3 +261,54 @@ def test_posts_shrink_towards_their_platform() -> None:
     np.testing.assert_allclose(
         one[0].expected(np.full(3, 900.0)), one[1].expected(np.full(3, 900.0))
     )
+
+
+def test_posts_share_what_their_platform_says_about_saturation() -> None:
+    """With ``k_pooling_sd`` a post with no data yet saturates where its platform's posts do.
+
+    Facebook posts saturate at a fifth of the reference spend, TikTok posts at five times it. The
+    unboosted posts' ``k`` posteriors (their prior: no data of their own) follow their platform
+    with pooling and stay at the default prior without it; the lone Instagram arm has no peers, so
+    pooling leaves its posterior exactly as it was.
+    """
+    ref = 200.0
+    arms = ("facebook:a", "facebook:b", "facebook:new", "instagram", "tiktok:a", "tiktok:b")
+    arms = (*arms, "tiktok:new")
+    k = ref * np.array([0.2, 0.2, np.nan, 1.0, 5.0, 5.0, np.nan])
+    boosted = np.isfinite(k)
+    rng = np.random.default_rng(5)
+    days = [ref * np.exp(0.6 * rng.normal(size=k.size)) for _ in range(30)]
+    conv = [
+        rng.poisson(np.nan_to_num(mm_conversions(s, 0.05, np.nan_to_num(k, nan=1.0)))) for s in days
+    ]
+    learners = {
+        tau: OnlineCurveLearner(arms, reference_spend=ref, config=LearnerConfig(k_pooling_sd=tau))
+        for tau in (0.5, None)
+    }
+    for learner in learners.values():
+        for d, (s, c) in enumerate(zip(days, conv, strict=True)):
+            learner.observe(d, np.where(boosted, s, np.nan), np.where(boosted, c, np.nan), age=30)
+        learner.refresh()
+
+    def log_k(learner: OnlineCurveLearner) -> np.ndarray:
+        return np.log(np.asarray(learner.summary()["k_mean"]) / ref)
+
+    pooled, flat = log_k(learners[0.5]), log_k(learners[None])
+    fb_new, tt_new = arms.index("facebook:new"), arms.index("tiktok:new")
+    # log of the posterior mean k, 25 times apart in truth: more than 7 times apart with pooling
+    assert pooled[fb_new] < 0.0 < pooled[tt_new], pooled
+    assert pooled[tt_new] - pooled[fb_new] > 2.0, pooled
+    assert flat[fb_new] == pytest.approx(flat[tt_new], abs=1e-12)
+    # the prior the posterior started from says the same
+    prior = learners[0.5].design()["log_prior"]
+    assert not np.allclose(prior[fb_new], prior[tt_new])
+    ig = arms.index("instagram")
+    np.testing.assert_allclose(prior[ig], learners[None].design()["log_prior"][ig])
+    for spend in (0.5 * ref, 2.0 * ref):
+        np.testing.assert_allclose(
+            learners[0.5].expected(np.full(len(arms), spend))[ig],
+            learners[None].expected(np.full(len(arms), spend))[ig],
+            rtol=1e-12,
+        )
+    with pytest.raises(ValueError, match="k_pooling_sd"):
+        LearnerConfig(k_pooling_sd=0.0)

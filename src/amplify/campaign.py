@@ -56,7 +56,7 @@ __all__ = [
 FloatArray = NDArray[np.float64]
 
 #: Written to the ledger with every run and round: what produced the plans.
-MODEL_VERSION = "amplify.learn.OnlineCurveLearner/grid-gamma-2 (common random draws)"
+MODEL_VERSION = "amplify.learn.OnlineCurveLearner/grid-gamma-3 (posts pooled on their platform)"
 
 #: Policies known by name (``"oracle"`` needs a simulated world).
 POLICY_NAMES: tuple[str, ...] = (
