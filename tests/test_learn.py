@@ -272,8 +272,15 @@ def test_posts_share_what_their_platform_says_about_saturation() -> None:
     pooling leaves its posterior exactly as it was.
     """
     ref = 200.0
-    arms = ("facebook:a", "facebook:b", "facebook:new", "instagram", "tiktok:a", "tiktok:b")
-    arms = (*arms, "tiktok:new")
+    arms = (
+        "facebook:a",
+        "facebook:b",
+        "facebook:new",
+        "instagram",
+        "tiktok:a",
+        "tiktok:b",
+        "tiktok:new",
+    )
     k = ref * np.array([0.2, 0.2, np.nan, 1.0, 5.0, 5.0, np.nan])
     boosted = np.isfinite(k)
     rng = np.random.default_rng(5)
