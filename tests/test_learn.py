@@ -285,9 +285,7 @@ def test_posts_share_what_their_platform_says_about_saturation() -> None:
     boosted = np.isfinite(k)
     rng = np.random.default_rng(5)
     days = [ref * np.exp(0.6 * rng.normal(size=k.size)) for _ in range(30)]
-    conv = [
-        rng.poisson(np.nan_to_num(mm_conversions(s, 0.05, np.nan_to_num(k, nan=1.0)))) for s in days
-    ]
+    conv = [rng.poisson(mm_conversions(s, 0.05, np.nan_to_num(k, nan=1.0))) for s in days]
     learners = {
         tau: OnlineCurveLearner(arms, reference_spend=ref, config=LearnerConfig(k_pooling_sd=tau))
         for tau in (0.5, None)
