@@ -317,3 +317,93 @@ def test_posts_share_what_their_platform_says_about_saturation() -> None:
         )
     with pytest.raises(ValueError, match="k_pooling_sd"):
         LearnerConfig(k_pooling_sd=0.0)
+
+
+def _hill_days(
+    seed: int, days: int, *, spread: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Spends near 1000 (log sd ``spread``), conversions and paid impressions of three Hill arms.
+
+    The arms share ``k = 1500`` and bend as ``n = 2, 1, 0.5``; impressions follow the same curve
+    with 10% log-normal noise (saturation acts on delivery). Returns spend, conversions,
+    impressions and the true marginal conversions per unit of spend at 1000."""
+    rng = np.random.default_rng(seed)
+    n = np.array([2.0, 1.0, 0.5])
+
+    def g(s: np.ndarray) -> np.ndarray:
+        x = (s / 1500.0) ** n
+        return 1500.0 * x / (1.0 + x)
+
+    spend = 1000.0 * np.exp(spread * rng.normal(size=(days, 3)))
+    conv = rng.poisson(0.02 * g(spend)).astype(float)
+    impressions = np.rint(2000.0 * g(spend) * np.exp(0.1 * rng.normal(size=(days, 3))))
+    marginal = 0.02 * (g(np.full(3, 1001.0)) - g(np.full(3, 999.0))) / 2.0
+    return spend, conv, impressions, marginal
+
+
+def _marginal(learner: OnlineCurveLearner) -> np.ndarray:
+    return (learner.expected(np.full(3, 1001.0)) - learner.expected(np.full(3, 999.0))) / 2.0
+
+
+def test_impressions_teach_the_curve_shape() -> None:
+    """A plan that barely moves leaves the bend of a curve to the prior when only conversions are
+    seen; the day's paid impressions (same curve, a few percent of noise) pin it down."""
+    spend, conv, impressions, truth = _hill_days(11, 30, spread=0.15)
+    with_impr = OnlineCurveLearner(ARMS, reference_spend=1000.0)
+    conv_only = OnlineCurveLearner(ARMS, reference_spend=1000.0)
+    switched_off = OnlineCurveLearner(
+        ARMS, reference_spend=1000.0, config=LearnerConfig(use_impressions=False)
+    )
+    for d in range(30):
+        with_impr.observe(d, spend[d], conv[d], age=30, impressions=impressions[d])
+        conv_only.observe(d, spend[d], conv[d], age=30)
+        switched_off.observe(d, spend[d], conv[d], age=30, impressions=impressions[d])
+    for learner in (with_impr, conv_only, switched_off):
+        learner.refresh()
+    err_with = np.abs(_marginal(with_impr) / truth - 1.0)
+    err_without = np.abs(_marginal(conv_only) / truth - 1.0)
+    assert np.all(err_with < 0.1), (err_with, err_without)
+    assert err_with.mean() < 0.25 * err_without.mean(), (err_with, err_without)
+    # switched off, or no impressions reported: conversions alone, to the last digit
+    np.testing.assert_array_equal(
+        switched_off.expected(np.full(3, 1000.0)), conv_only.expected(np.full(3, 1000.0))
+    )
+    assert np.all(np.isnan(conv_only.design()["log_impressions"]))
+    with pytest.raises(ValueError, match="impressions"):
+        with_impr.observe(31, spend[0], conv[0], age=0, impressions=[-1.0, 1.0, 1.0])
+
+
+def test_impressions_likelihood_integrates_out_scale_and_noise() -> None:
+    """The closed form per grid point against a numerical integral of the log-normal model over
+    the impressions' scale (flat) and noise variance (scaled inverse chi-squared prior)."""
+    from scipy import integrate, stats
+
+    from amplify.learn import _IMPR_NU0, _IMPR_SIGMA0
+
+    spend, conv, impressions, _ = _hill_days(12, 6, spread=0.4)
+    learner = OnlineCurveLearner(ARMS, reference_spend=1000.0)
+    for d in range(6):
+        learner.observe(d, spend[d], conv[d], age=30, impressions=impressions[d])
+    learner.refresh()
+    logg = learner._g_days(learner.design()["spend"])[1]
+    ll = learner._impressions_loglik(np.ones((6, 3)))
+    assert ll is not None
+    noise_prior = stats.invgamma(_IMPR_NU0 / 2, scale=_IMPR_NU0 * _IMPR_SIGMA0**2 / 2)
+    grid = [10, 45, 60, 130]  # (k, n) points of the grid with different fits to arm 0's days
+
+    def log_evidence(j: int) -> float:
+        r = np.log(impressions[:, 0]) - logg[:, 0, j]
+
+        def density(mu: float, log_var: float) -> float:
+            var = np.exp(log_var)
+            lik = np.prod(stats.norm.pdf(r, mu, np.sqrt(var)))
+            return float(lik * noise_prior.pdf(var) * var)  # d var = var d log_var
+
+        value, _ = integrate.dblquad(
+            density, -14.0, 3.0, r.mean() - 2.0, r.mean() + 2.0, epsabs=0, epsrel=1e-6
+        )
+        return float(np.log(value))
+
+    numeric = np.array([log_evidence(j) for j in grid])
+    np.testing.assert_allclose(numeric - numeric[0], ll[0, grid] - ll[0, grid[0]], atol=1e-4)
+    assert np.ptp(numeric) > 1.0  # the grid points really differ

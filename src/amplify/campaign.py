@@ -56,7 +56,10 @@ __all__ = [
 FloatArray = NDArray[np.float64]
 
 #: Written to the ledger with every run and round: what produced the plans.
-MODEL_VERSION = "amplify.learn.OnlineCurveLearner/grid-gamma-3 (posts pooled on their platform)"
+MODEL_VERSION = (
+    "amplify.learn.OnlineCurveLearner/grid-gamma-4 (posts pooled on their platform; impressions "
+    "inform the curve shape)"
+)
 
 #: Policies known by name (``"oracle"`` needs a simulated world).
 POLICY_NAMES: tuple[str, ...] = (
@@ -143,21 +146,28 @@ def draws_rng(seed: int) -> np.random.Generator:
 
 
 def feed_rows(learner: OnlineCurveLearner, rows: Sequence[OutcomeRow]) -> None:
-    """Give outcome rows to the learner (grouped per day and age; missing arms stay NaN)."""
+    """Give outcome rows to the learner: spend, conversions and, where reported, paid impressions
+    (grouped per day and age; missing arms and impressions stay NaN)."""
     pos = {a: j for j, a in enumerate(learner.arms)}
-    groups: dict[tuple[int, int], tuple[FloatArray, FloatArray]] = {}
+    groups: dict[tuple[int, int], tuple[FloatArray, FloatArray, FloatArray]] = {}
     for r in sorted(rows, key=lambda r: (r.round, r.age)):
         j = pos.get(r.arm)
         if j is None:
             continue
         key = (r.round, r.age)
         if key not in groups:
-            groups[key] = (np.full(len(pos), np.nan), np.full(len(pos), np.nan))
-        s, c = groups[key]
+            groups[key] = (
+                np.full(len(pos), np.nan),
+                np.full(len(pos), np.nan),
+                np.full(len(pos), np.nan),
+            )
+        s, c, imp = groups[key]
         s[j] = r.spend
         c[j] = r.conversions
-    for (day, age), (s, c) in groups.items():
-        learner.observe(day, s, c, age=age)
+        if r.impressions is not None:
+            imp[j] = r.impressions
+    for (day, age), (s, c, imp) in groups.items():
+        learner.observe(day, s, c, age=age, impressions=imp)
 
 
 def report_rows(
