@@ -347,30 +347,37 @@ def _marginal(learner: OnlineCurveLearner) -> np.ndarray:
 
 def test_impressions_teach_the_curve_shape() -> None:
     """A plan that barely moves leaves the bend of a curve to the prior when only conversions are
-    seen; the day's paid impressions (same curve, a few percent of noise) pin it down."""
+    seen; the day's paid impressions (same curve, 10% noise) pin it down, all the more when their
+    evidence is not coarsened."""
     spend, conv, impressions, truth = _hill_days(11, 30, spread=0.15)
-    with_impr = OnlineCurveLearner(ARMS, reference_spend=1000.0)
-    conv_only = OnlineCurveLearner(ARMS, reference_spend=1000.0)
-    switched_off = OnlineCurveLearner(
-        ARMS, reference_spend=1000.0, config=LearnerConfig(use_impressions=False)
-    )
-    for d in range(30):
-        with_impr.observe(d, spend[d], conv[d], age=30, impressions=impressions[d])
-        conv_only.observe(d, spend[d], conv[d], age=30)
-        switched_off.observe(d, spend[d], conv[d], age=30, impressions=impressions[d])
-    for learner in (with_impr, conv_only, switched_off):
+    configs = {
+        "default": LearnerConfig(),
+        "exact": LearnerConfig(impressions_days=None),
+        "conversions only": LearnerConfig(),
+        "switched off": LearnerConfig(use_impressions=False),
+    }
+    learners = {
+        name: OnlineCurveLearner(ARMS, reference_spend=1000.0, config=cfg)
+        for name, cfg in configs.items()
+    }
+    for name, learner in learners.items():
+        for d in range(30):
+            shown = None if name == "conversions only" else impressions[d]
+            learner.observe(d, spend[d], conv[d], age=30, impressions=shown)
         learner.refresh()
-    err_with = np.abs(_marginal(with_impr) / truth - 1.0)
-    err_without = np.abs(_marginal(conv_only) / truth - 1.0)
-    assert np.all(err_with < 0.1), (err_with, err_without)
-    assert err_with.mean() < 0.25 * err_without.mean(), (err_with, err_without)
+    err = {name: np.abs(_marginal(learner) / truth - 1.0) for name, learner in learners.items()}
+    assert np.all(err["exact"] < 0.1), err
+    assert np.all(err["default"] < 0.3), err
+    assert err["default"].mean() < 0.4 * err["conversions only"].mean(), err
+    assert err["exact"].mean() < err["default"].mean(), err
     # switched off, or no impressions reported: conversions alone, to the last digit
     np.testing.assert_array_equal(
-        switched_off.expected(np.full(3, 1000.0)), conv_only.expected(np.full(3, 1000.0))
+        learners["switched off"].expected(np.full(3, 1000.0)),
+        learners["conversions only"].expected(np.full(3, 1000.0)),
     )
-    assert np.all(np.isnan(conv_only.design()["log_impressions"]))
+    assert np.all(np.isnan(learners["conversions only"].design()["log_impressions"]))
     with pytest.raises(ValueError, match="impressions"):
-        with_impr.observe(31, spend[0], conv[0], age=0, impressions=[-1.0, 1.0, 1.0])
+        learners["default"].observe(31, spend[0], conv[0], age=0, impressions=[-1.0, 1.0, 1.0])
 
 
 def test_impressions_likelihood_integrates_out_scale_and_noise() -> None:
@@ -381,13 +388,25 @@ def test_impressions_likelihood_integrates_out_scale_and_noise() -> None:
     from amplify.learn import _IMPR_NU0, _IMPR_SIGMA0
 
     spend, conv, impressions, _ = _hill_days(12, 6, spread=0.4)
-    learner = OnlineCurveLearner(ARMS, reference_spend=1000.0)
-    for d in range(6):
-        learner.observe(d, spend[d], conv[d], age=30, impressions=impressions[d])
-    learner.refresh()
-    logg = learner._g_days(learner.design()["spend"])[1]
-    ll = learner._impressions_loglik(np.ones((6, 3)))
+    exact = OnlineCurveLearner(
+        ARMS, reference_spend=1000.0, config=LearnerConfig(impressions_days=None)
+    )
+    coarse = OnlineCurveLearner(ARMS, reference_spend=1000.0)
+    for learner in (exact, coarse):
+        for d in range(6):
+            learner.observe(d, spend[d], conv[d], age=30, impressions=impressions[d])
+        learner.refresh()
+    logg = exact._g_days(exact.design()["spend"])[1]
+    ll = exact._impressions_loglik(np.ones((6, 3)))
+    ll_coarse = coarse._impressions_loglik(np.ones((6, 3)))
     assert ll is not None
+    assert ll_coarse is not None
+    # the default coarsening counts six days of impressions as 6 * zeta / (zeta + 6)
+    zeta = LearnerConfig().impressions_days
+    assert zeta is not None
+    np.testing.assert_allclose(ll_coarse, ll * zeta / (zeta + 6.0), rtol=1e-12, atol=1e-12)
+    with pytest.raises(ValueError, match="impressions_days"):
+        LearnerConfig(impressions_days=0.0)
     noise_prior = stats.invgamma(_IMPR_NU0 / 2, scale=_IMPR_NU0 * _IMPR_SIGMA0**2 / 2)
     grid = [10, 45, 60, 130]  # (k, n) points of the grid with different fits to arm 0's days
 

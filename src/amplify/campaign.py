@@ -732,9 +732,10 @@ def record_outcomes(
         The round (day) the results belong to; it must have been planned.
     df
         One row per arm: ``arm`` (or ``platform`` for platform-level campaigns), ``spend``,
-        ``conversions`` (everything reported for that day so far) and optionally ``impressions``,
-        ``clicks`` and ``age`` (days between the day and the report; default: the number of rounds
-        planned since).
+        ``conversions`` (everything reported for that day so far) and optionally ``impressions``
+        (paid impressions: they teach the learner each arm's curve shape within days, see
+        :mod:`amplify.learn`), ``clicks`` and ``age`` (days between the day and the report;
+        default: the number of rounds planned since).
     name
         Campaign name in the ledger.
     source
