@@ -21,13 +21,15 @@ from amplify.campaign import (
     Campaign,
     decide,
     draws_rng,
+    feed_rows,
+    history_rows,
     make_policy,
     record_outcomes,
     run_simulated,
     simulate_rounds,
 )
 from amplify.errors import DataError
-from amplify.learn import OnlineCurveLearner
+from amplify.learn import LearnerConfig, OnlineCurveLearner
 from amplify.ledger import Ledger, LedgerError
 from amplify.simulate import CampaignWorld
 
@@ -228,3 +230,24 @@ def test_real_campaign_plan_and_record(tmp_path: Path) -> None:
     with pytest.raises(LedgerError, match="has not been planned"):
         record_outcomes(path, 40, df)
     os.remove(path)
+
+
+def test_history_impressions_reach_the_learner_and_blanks_are_not_reported() -> None:
+    """A pre-period's impressions inform the learner's curve shapes; a blank cell is a day without
+    impressions (not zero, not an error)."""
+    world = CampaignWorld(3)
+    hist = world.history(20)
+    hist.loc[hist.index[:3], "impressions"] = np.nan
+    rows = history_rows(hist, world.arms)
+    assert [r.impressions for r in rows[:3]] == [None, None, None]
+    assert all(r.impressions is not None and r.impressions > 0 for r in rows[3:])
+    with_impr = OnlineCurveLearner(world.arms, reference_spend=1000.0)
+    without = OnlineCurveLearner(
+        world.arms, reference_spend=1000.0, config=LearnerConfig(use_impressions=False)
+    )
+    for learner in (with_impr, without):
+        feed_rows(learner, rows)
+        learner.refresh()
+    log_impr = with_impr.design()["log_impressions"]
+    assert np.isnan(log_impr).sum() == 3
+    assert not np.array_equal(with_impr._post.logw, without._post.logw)

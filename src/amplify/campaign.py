@@ -206,8 +206,14 @@ def report_rows(
     return rows
 
 
+def _count_or_none(value: Any) -> int | None:
+    """An optional count from a table cell: None where the column is absent or the cell blank."""
+    return None if value is None or pd.isna(value) else int(value)
+
+
 def history_rows(history: pd.DataFrame, arms: Sequence[str]) -> list[OutcomeRow]:
-    """A pre-period table (``day < 0, arm, spend, conversions``) as ledger rows."""
+    """A pre-period table (``day < 0, arm, spend, conversions``, optionally ``impressions`` and
+    ``clicks``, blank where not reported) as ledger rows."""
     need = {"day", "arm", "spend", "conversions"}
     missing = sorted(need - set(history.columns))
     if missing:
@@ -246,8 +252,8 @@ def history_rows(history: pd.DataFrame, arms: Sequence[str]) -> list[OutcomeRow]
                 reported_round=-1,
                 spend=float(r["spend"]),
                 conversions=int(r["conversions"]),
-                impressions=int(r.get("impressions", 0) or 0),
-                clicks=int(r.get("clicks", 0) or 0),
+                impressions=_count_or_none(r.get("impressions")),
+                clicks=_count_or_none(r.get("clicks")),
                 source="history",
             )
         )
