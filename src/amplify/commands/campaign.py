@@ -84,7 +84,11 @@ def campaign_command(
     record: Annotated[
         Path | None,
         typer.Option(
-            "--record", help="Real: CSV of a day's results (arm, spend, conversions, ...)."
+            "--record",
+            help=(
+                "Real: CSV of a day's results: arm, spend, conversions, and optionally impressions "
+                "(paid impressions teach the learner each arm's curve shape), clicks, age."
+            ),
         ),
     ] = None,
     round_: Annotated[
