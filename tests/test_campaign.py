@@ -251,3 +251,11 @@ def test_history_impressions_reach_the_learner_and_blanks_are_not_reported() -> 
     log_impr = with_impr.design()["log_impressions"]
     assert np.isnan(log_impr).sum() == 3
     assert not np.array_equal(with_impr._post.logw, without._post.logw)
+    # a blank conversions cell or a negative count is named by row and column, every one at once
+    bad = hist.copy()
+    bad.loc[bad.index[4], "conversions"] = np.nan
+    bad.loc[bad.index[7], "impressions"] = -5
+    with pytest.raises(DataError) as err:
+        history_rows(bad, world.arms)
+    found = {(p.row, p.column) for p in err.value.problems}
+    assert found == {(4, "spend/conversions"), (7, "impressions")}, err.value.problems

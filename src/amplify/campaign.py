@@ -206,14 +206,40 @@ def report_rows(
     return rows
 
 
-def _count_or_none(value: Any) -> int | None:
-    """An optional count from a table cell: None where the column is absent or the cell blank."""
-    return None if value is None or pd.isna(value) else int(value)
+def _row_numbers(
+    record: Mapping[Any, Any], cols: Sequence[str], where: str, row: int, problems: list[Problem]
+) -> dict[str, float]:
+    """The non-negative numbers of ``cols`` in one table row; a blank cell or an absent column is
+    left out, anything else that is not a non-negative number goes to ``problems``."""
+    vals: dict[str, float] = {}
+    for col in cols:
+        v = record.get(col)
+        if v is None or (isinstance(v, float) and math.isnan(v)):
+            continue
+        try:
+            x = float(v)
+        except (TypeError, ValueError):
+            problems.append(Problem(where, row, col, f"{v!r} is not a number", "enter a number"))
+            continue
+        if not math.isfinite(x) or x < 0:
+            problems.append(
+                Problem(where, row, col, f"{v!r} must be >= 0", "enter a non-negative value")
+            )
+            continue
+        vals[col] = x
+    return vals
 
 
 def history_rows(history: pd.DataFrame, arms: Sequence[str]) -> list[OutcomeRow]:
     """A pre-period table (``day < 0, arm, spend, conversions``, optionally ``impressions`` and
-    ``clicks``, blank where not reported) as ledger rows."""
+    ``clicks``, blank where not reported) as ledger rows.
+
+    Raises
+    ------
+    DataError
+        A missing column, an unknown arm or a day >= 0 (at the first such row), or every row whose
+        spend or conversions is blank, or whose numbers are not non-negative (row and column named).
+    """
     need = {"day", "arm", "spend", "conversions"}
     missing = sorted(need - set(history.columns))
     if missing:
@@ -222,6 +248,7 @@ def history_rows(history: pd.DataFrame, arms: Sequence[str]) -> list[OutcomeRow]
         )
     known = set(arms)
     rows = []
+    problems: list[Problem] = []
     hist_records: list[dict[Any, Any]] = history.to_dict("records")
     for i, r in enumerate(hist_records):
         if r["arm"] not in known:
@@ -244,19 +271,29 @@ def history_rows(history: pd.DataFrame, arms: Sequence[str]) -> list[OutcomeRow]
                     )
                 ]
             )
+        vals = _row_numbers(
+            r, ("spend", "conversions", "impressions", "clicks"), "<history>", i, problems
+        )
+        if "spend" not in vals or "conversions" not in vals:
+            problems.append(
+                Problem("<history>", i, "spend/conversions", "empty value", "fill in both")
+            )
+            continue
         rows.append(
             OutcomeRow(
                 round=int(r["day"]),
                 arm=str(r["arm"]),
                 age=99,
                 reported_round=-1,
-                spend=float(r["spend"]),
-                conversions=int(r["conversions"]),
-                impressions=_count_or_none(r.get("impressions")),
-                clicks=_count_or_none(r.get("clicks")),
+                spend=vals["spend"],
+                conversions=int(vals["conversions"]),
+                impressions=int(vals["impressions"]) if "impressions" in vals else None,
+                clicks=int(vals["clicks"]) if "clicks" in vals else None,
                 source="history",
             )
         )
+    if problems:
+        raise DataError(problems)
     return rows
 
 
@@ -784,30 +821,13 @@ def record_outcomes(
                     )
                 )
                 continue
-            vals: dict[str, float] = {}
-            for col in ("spend", "conversions", "impressions", "clicks", "age"):
-                v = r.get(col)
-                if v is None or (isinstance(v, float) and math.isnan(v)):
-                    continue
-                try:
-                    x = float(v)
-                except (TypeError, ValueError):
-                    problems.append(
-                        Problem("<outcomes>", i, col, f"{v!r} is not a number", "enter a number")
-                    )
-                    continue
-                if not math.isfinite(x) or x < 0:
-                    problems.append(
-                        Problem(
-                            "<outcomes>",
-                            i,
-                            col,
-                            f"{v!r} must be >= 0",
-                            "enter a non-negative value",
-                        )
-                    )
-                    continue
-                vals[col] = x
+            vals = _row_numbers(
+                r,
+                ("spend", "conversions", "impressions", "clicks", "age"),
+                "<outcomes>",
+                i,
+                problems,
+            )
             if "spend" not in vals or "conversions" not in vals:
                 problems.append(
                     Problem("<outcomes>", i, "spend/conversions", "empty value", "fill in both")
