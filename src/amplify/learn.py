@@ -753,11 +753,15 @@ class OnlineCurveLearner:
         )
         ss = np.maximum(sum_r2 - sum_r**2 / np.maximum(m, 1e-12)[:, None], 0.0)
         ll = -0.5 * (_IMPR_NU0 + m - 1.0)[:, None] * np.log(_IMPR_NU0 * _IMPR_SIGMA0**2 + ss)
-        zeta = self.config.impressions_days
-        if zeta is not None:
-            ll = ll * (zeta / (zeta + m))[:, None]
+        ll = ll * self._impressions_coarsening(m)[:, None]
         # one day says nothing about the shape (its level is absorbed by c); constant per arm
         return np.where((m > 1.0)[:, None], ll - ll.max(axis=1, keepdims=True), 0.0)
+
+    def _impressions_coarsening(self, m: FloatArray) -> FloatArray:
+        """Per arm, the scale ``zeta / (zeta + m)`` of the impressions' log likelihood after ``m``
+        (weighted) days, ``zeta = LearnerConfig.impressions_days`` (1 without coarsening)."""
+        zeta = self.config.impressions_days
+        return np.ones_like(m) if zeta is None else zeta / (zeta + m)
 
     @staticmethod
     def _post_mean_at(post: _Posterior, g: FloatArray) -> FloatArray:
@@ -942,8 +946,7 @@ class OnlineCurveLearner:
         m = np.where(np.isfinite(out["log_impressions"]), out["impressions_weight"], 0.0).sum(
             axis=0
         )
-        zeta = self.config.impressions_days
-        out["impressions_coarsening"] = np.ones(self.n_arms) if zeta is None else zeta / (zeta + m)
+        out["impressions_coarsening"] = self._impressions_coarsening(m)
         return out
 
     def max_observed_spend(self) -> FloatArray:
