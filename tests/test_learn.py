@@ -135,6 +135,36 @@ def test_forgetting_fires_on_a_severe_change_only(seed: int) -> None:
     assert stationary.curves(4, np.random.default_rng(0)).meta["days_since_change"] is None
 
 
+@pytest.mark.parametrize("seed", [1029, 1037])
+def test_a_change_is_judged_against_the_noise_before_it(seed: int) -> None:
+    """The two platforms whose curves swap at day 45 are both detected within 11 days, while the
+    plan stays where it was (as a greedy plan does when the learner has not seen the change).
+
+    The days after a change, fitted by curves that do not know about it, look like noise: the
+    over-dispersion estimated from all days rose to 0.35 by day 69 in world 1029. A window is
+    therefore judged against the noise of the days before it. Judged against the estimate from all
+    days (before this test), the second platform was detected at day 69 (world 1029) and day 58
+    (world 1037)."""
+    world = CampaignWorld(seed, variant="severe_change", horizon=90)
+    learner = OnlineCurveLearner(world.arms, reference_spend=1000.0)
+    plan = world.oracle(3000.0, 0)
+    outs = {}
+    for day in range(70):
+        outs[day] = world.step(plan, day)
+        for d in range(max(0, day - 6), day + 1):
+            o = outs[d]
+            learner.observe(d, o.spend, o.report_delay[:, : day - d + 1].sum(axis=1), age=day - d)
+        learner.refresh()
+    assert world.change_day == 45
+    first = {}
+    for e in learner.change_events_:
+        assert e.detected_day >= 45, e
+        first.setdefault(e.arm, e.detected_day)
+    swapped = {world.arms[world.best_arm], world.arms[world.worst_arm]}
+    assert set(first) == swapped, learner.change_events_
+    assert max(first.values()) <= 45 + 11, first
+
+
 @pytest.mark.parametrize("seed", [0, 5])
 def test_a_late_detection_dates_the_change_inside_its_window(seed: int) -> None:
     # facebook's conversions drop to 40% from day 40; a 28-day window fires only once the

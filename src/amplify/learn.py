@@ -45,15 +45,16 @@ estimated from the residuals (corrected for the curve parameters fitted to the s
 would otherwise make a few days look less noisy than they are). The delay distribution is estimated
 from the data (cumulative conversions seen at successive ages) with the default as a prior. Old
 data are forgotten only when a change detector fires: the posterior predictive of the last few
-days, fitted on the days before them, is compared with what was observed; beyond a threshold the
-days before the change are discounted, the change being dated inside the window by a scan of its
-residuals (a long window that fires late also holds days from before the change, which must go with
-the old data).
+days, fitted on the days before them, is compared with what was observed, against the count noise
+of those earlier days (residuals that include a change would take it for noise); beyond a
+threshold the days before the change are discounted, the change being dated inside the window by a
+scan of its residuals (a long window that fires late also holds days from before the change, which
+must go with the old data).
 
 Updating is a few vectorised array operations over (days x arms x grid): a few milliseconds for 90
 days of a platform campaign, so the whole state is recomputed from the per-day data at every update
 (and rebuilt exactly by replaying a ledger). This module never imports PyMC;
-``benchmarks/allocation.py`` compares it with a full NUTS fit of the same model.
+``benchmarks/allocation.py`` compares it with a full refit of the same model (PyMC's SMC).
 """
 
 from __future__ import annotations
@@ -810,7 +811,12 @@ class OnlineCurveLearner:
             mean = np.sum(wts * m_k, axis=1)
             var_beta = np.sum(wts * (post.shape / post.rate**2 * gw**2 + m_k**2), axis=1) - mean**2
             day_mu = self._post_mean_at(post, g) * f
-            var_day = day_mu * (1.0 + day_mu * inv_kappa)
+            # the window is judged against the noise of the days before it: an estimate from
+            # residuals that include a change takes the change for noise and hides it
+            inv_kappa_pre = _moment_overdispersion(
+                c, day_mu, pre & (omega > 0.5), cfg.dispersion_dof
+            )
+            var_day = day_mu * (1.0 + day_mu * inv_kappa_pre)
             noise = np.sum(np.where(win, var_day, 0.0), axis=0)
             obs = np.sum(np.where(win, c, 0.0), axis=0)
             z = (obs - mean) / np.sqrt(np.maximum(noise + var_beta, 1e-9))
