@@ -140,11 +140,11 @@ def test_a_change_is_judged_against_the_noise_before_it(seed: int) -> None:
     """The two platforms whose curves swap at day 45 are both detected within 11 days, while the
     plan stays where it was (as a greedy plan does when the learner has not seen the change).
 
-    The days after a change, fitted by curves that do not know about it, look like noise: the
-    over-dispersion estimated from all days rose to 0.35 by day 69 in world 1029. A window is
-    therefore judged against the noise of the days before it. Judged against the estimate from all
-    days (before this test), the second platform was detected at day 69 (world 1029) and day 58
-    (world 1037)."""
+    The days after a change, fitted by curves that do not know about it, look like noise: in world
+    1029 played by greedy, the over-dispersion estimated from all days rose from 0.10 at day 47 to
+    0.35 at day 69. A window is therefore judged against the noise of the days before it. Judged
+    against the estimate from all days (before this test), the second platform here was detected
+    at day 69 (world 1029) and day 58 (world 1037)."""
     world = CampaignWorld(seed, variant="severe_change", horizon=90)
     learner = OnlineCurveLearner(world.arms, reference_spend=1000.0)
     plan = world.oracle(3000.0, 0)
