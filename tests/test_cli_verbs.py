@@ -152,6 +152,30 @@ def test_campaign_human_output_and_bad_input(tmp_path: Path) -> None:
     assert "not an amplify ledger" in doc["message"]
 
 
+def test_campaign_track_drift_is_kept_with_the_campaign(tmp_path: Path) -> None:
+    """``--track-drift`` reaches the learner and is stored with the campaign: resuming without it
+    is refused. Without it the stored learner settings are the ones from before the option (a
+    ledger started then resumes)."""
+    from amplify.learn import DRIFT_DISCOUNTS, LearnerConfig
+    from amplify.ledger import Ledger
+
+    ledger = tmp_path / "d.db"
+    args = ("campaign", "--ledger", ledger, "--simulate", "--variant", "drift", "--rounds", "3")
+    code, doc = invoke_json(*args, "--track-drift")
+    assert code == 0, doc
+    code, doc = invoke_json(*args)
+    assert (code, doc["error"]) == (2, "bad_input")
+    assert "different: learner" in doc["message"]
+    code, doc = invoke_json(*args, "--name", "static")
+    assert code == 0, doc
+    with Ledger(ledger) as led:
+        tracked = led.run_settings(led.run_id("default"))["learner"]
+        static = led.run_settings(led.run_id("static"))["learner"]
+    assert tuple(tracked["level_discounts"]) == DRIFT_DISCOUNTS
+    assert set(tracked) - set(static) == {"level_discounts", "level_discount_prior"}
+    assert static == json.loads(json.dumps(LearnerConfig().settings()))
+
+
 def test_campaign_real_loop_records_then_plans(tmp_path: Path) -> None:
     ledger = tmp_path / "real.db"
     base = ["campaign", "--ledger", ledger, "--budget", "900", "--seed", "4"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -456,3 +458,101 @@ def test_impressions_likelihood_integrates_out_scale_and_noise() -> None:
     numeric = np.array([log_evidence(j) for j in grid])
     np.testing.assert_allclose(numeric - numeric[0], ll[0, grid] - ll[0, grid[0]], atol=1e-4)
     assert np.ptp(numeric) > 1.0  # the grid points really differ
+
+
+def test_discounted_level_likelihood_is_the_product_of_predictive_densities() -> None:
+    """The level's marginal likelihood per grid point against the one-step-ahead negative binomial
+    densities of a Poisson-Gamma discount process, computed day by day with scipy; a gap of
+    several days discounts by ``delta ** gap``; the order in which days arrive does not matter;
+    ``delta = 1`` is the static model."""
+    from scipy import stats
+    from scipy.special import gammaln
+
+    rng = np.random.default_rng(5)
+    days = np.array([0, 1, 2, 5, 6, 7, 9, 10])
+    spend, conv = _mm_days(rng, days.size)
+    learner = OnlineCurveLearner(ARMS, reference_spend=1000.0)
+    for i in rng.permutation(days.size):  # out of order
+        learner.observe(int(days[i]), spend[i], conv[i], age=30)
+    learner.refresh()
+    g_obs = learner._g_days(learner.design()["spend"])[0]  # (D, A, G) in arrival order
+    c_obs = np.array(learner._data.conv)
+    by_day = np.argsort(learner._data.days)
+    g, c = g_obs[by_day], c_obs[by_day]
+    w = np.ones((days.size, 3))
+    b0 = learner._b0(np.full(3, 0.03))
+    a0 = float(learner._a0[0, 0])
+    for delta in (1.0, 0.9):
+        ll = learner._level_loglik(g_obs, c_obs, w, w, b0, np.full(3, delta))[0]
+        for j in (10, 70, 150):  # grid points
+            a, b, total = a0, b0[0, j], 0.0
+            for i, day in enumerate(days):
+                if i:
+                    keep = delta ** (day - days[i - 1])
+                    a, b = a0 + keep * (a - a0), b0[0, j] + keep * (b - b0[0, j])
+                gi = g[i, 0, j]
+                total += stats.nbinom.logpmf(c[i, 0], a, b / (b + gi))
+                a, b = a + c[i, 0], b + gi
+            # the learner leaves out sum c log g - sum log c! (the same at every delta)
+            rest = np.sum(c[:, 0] * np.log(g[:, 0, j]) - gammaln(c[:, 0] + 1.0))
+            np.testing.assert_allclose(ll[0, j] + rest, total, rtol=1e-9)
+    with pytest.raises(ValueError, match="level_discounts"):
+        LearnerConfig(level_discounts=(1.0, 1.2), level_discount_prior=(0.5, 0.5))
+
+
+def test_a_drifting_level_is_followed_and_a_steady_one_kept() -> None:
+    """Arm 0's efficiency grows 1.5% a day for 70 days (2.8x), the others stay put: with
+    ``LearnerConfig.tracking_drift()`` the level discount alone (no change detector) discounts arm
+    0's old days, not the others', and ends nearer arm 0's new level than a static level does."""
+    rng = np.random.default_rng(8)
+    n_days = 70
+    trend = np.exp(0.015 * np.arange(n_days))
+    spend = 1000.0 * np.exp(0.3 * rng.normal(size=(n_days, 3)))
+    mean = mm_conversions(spend, BETA, K)
+    mean[:, 0] *= trend
+    conv = rng.poisson(mean * rng.gamma(20.0, 1.0 / 20.0, size=mean.shape)).astype(float)
+    # the change detector off: the discount alone
+    quiet = LearnerConfig.tracking_drift(detect_threshold=np.inf)
+    static = replace(quiet, level_discounts=(1.0,), level_discount_prior=(1.0,))
+    learners = {
+        "tracking": OnlineCurveLearner(ARMS, reference_spend=1000.0, config=quiet),
+        "static": OnlineCurveLearner(ARMS, reference_spend=1000.0, config=static),
+    }
+    for learner in learners.values():
+        for d in range(n_days):
+            learner.observe(d, spend[d], conv[d], age=30)
+        learner.refresh()
+    assert learners["tracking"].level_discount_[0] < 1.0
+    np.testing.assert_array_equal(learners["tracking"].level_discount_[1:], 1.0)
+    truth = mm_conversions(np.full(3, 1000.0), BETA, K) * np.array([trend[-1], 1.0, 1.0])
+    err = {
+        name: np.abs(learner.expected(np.full(3, 1000.0)) / truth - 1.0)
+        for name, learner in learners.items()
+    }
+    # over seeds 1-10 the relative errors were 0.05-0.23 (discounted) and 0.30-0.41 (static), at
+    # most 0.59 of the static one: a discounted level still lags a steady trend, by about its
+    # memory 1 / (1 - delta) days
+    assert err["tracking"][0] < 0.7 * err["static"][0], err
+    np.testing.assert_allclose(err["tracking"][1:], err["static"][1:], atol=0.02)
+    assert learners["tracking"].summary()["level_discount"][0] < 1.0
+
+
+def test_the_posts_of_a_platform_share_its_level_discount() -> None:
+    """One drifting post decides for its platform (its Bayes factor is summed with its peers'):
+    both Facebook posts discount, the Instagram post keeps a static level."""
+    rng = np.random.default_rng(8)
+    n_days = 70
+    arms = ("facebook:1", "facebook:2", "instagram:1")
+    spend = 1000.0 * np.exp(0.3 * rng.normal(size=(n_days, 3)))
+    mean = mm_conversions(spend, BETA, K)
+    mean[:, 0] *= np.exp(0.015 * np.arange(n_days))
+    conv = rng.poisson(mean * rng.gamma(20.0, 1.0 / 20.0, size=mean.shape)).astype(float)
+    config = LearnerConfig.tracking_drift(detect_threshold=np.inf)
+    learner = OnlineCurveLearner(arms, reference_spend=1000.0, config=config)
+    for d in range(n_days):
+        learner.observe(d, spend[d], conv[d], age=30)
+    learner.refresh()
+    delta = learner.level_discount_
+    assert delta[0] == delta[1] < 1.0, delta
+    assert delta[2] == 1.0, delta
+    assert LearnerConfig().level_discounts == (1.0,)  # a static level unless asked for

@@ -527,7 +527,7 @@ class Campaign:
                 "platform": list(self.platform),
                 "constraints": self.constraints.model_dump(exclude={"previous"}),
                 "policy": _policy_settings(self.policy),
-                "learner": dataclasses.asdict(self.learner.config),
+                "learner": self.learner.config.settings(),
                 "reference_spend": self.learner.reference_spend.tolist(),
                 "seed": self.seed,
                 "n_draws": self.n_draws,
@@ -877,6 +877,7 @@ def run_simulated(
     history_days: int = 0,
     name: str = "default",
     progress: Callable[[int, int], None] | None = None,
+    learner: LearnerConfig | None = None,
 ) -> CampaignResult:
     """A simulated campaign on a :class:`~amplify.simulate.CampaignWorld`, recorded in a ledger.
 
@@ -904,6 +905,8 @@ def run_simulated(
         Campaign name in the ledger.
     progress
         Called with ``(rounds_done, rounds)`` after each committed round.
+    learner
+        The learner's settings (default :class:`~amplify.learn.LearnerConfig`).
     """
     horizon = max(int(rounds), 2)
     if n_posts:
@@ -923,5 +926,6 @@ def run_simulated(
         seed=seed,
         name=name,
         history=history,
+        learner=learner,
     )
     return camp.run(rounds, progress=progress)

@@ -29,6 +29,13 @@ spend look like a bad arm). The posterior is exact up to a grid over ``(k, n)``:
   conversions reported over a week: the curve's bend is learned from them in days, where
   conversions alone would need the plan to move far (and leave it to the prior while it sits
   still).
+* drift: an arm's level ``beta`` may wander (creative fatigue, auctions, seasons). It is a
+  Poisson-Gamma discount process (Smith 1979; West & Harrison 1997, ch. 14): from one day to the
+  next its Gamma posterior keeps its mean and its evidence is multiplied by ``delta``, so old days
+  count ``delta ** age`` towards the level, and each grid point's marginal likelihood is the
+  product of the days' one-step-ahead predictive densities (for ``delta = 1`` it is the static
+  model's, exactly). ``delta`` is chosen per platform from a few candidates by its posterior
+  probability (opt-in: ``LearnerConfig.tracking_drift()``; by default every level is static).
 
 The allocator works on the ``beta * s / (1 + s / k)`` family
 (:class:`~amplify.curves.ResponseCurves`), which it solves exactly. Each grid point's curve is
@@ -43,13 +50,13 @@ as a quasi-likelihood ``likelihood ** w_d`` with ``w_d = 1 / (1 + mu_d / kappa)`
 variance ``mu`` is inflated to the negative-binomial ``mu + mu**2 / kappa``, with ``1 / kappa``
 estimated from the residuals (corrected for the curve parameters fitted to the same days, which
 would otherwise make a few days look less noisy than they are). The delay distribution is estimated
-from the data (cumulative conversions seen at successive ages) with the default as a prior. Old
-data are forgotten only when a change detector fires: the posterior predictive of the last few
-days, fitted on the days before them, is compared with what was observed, against the count noise
-of those earlier days (residuals that include a change would take it for noise); beyond a
-threshold the days before the change are discounted, the change being dated inside the window by a
-scan of its residuals (a long window that fires late also holds days from before the change, which
-must go with the old data).
+from the data (cumulative conversions seen at successive ages) with the default as a prior. Beyond
+the level's discount (above), old data are forgotten when a change detector fires: the posterior
+predictive of the last few days, fitted on the days before them (with a static level), is compared
+with what was observed, against the count noise of those earlier days (residuals that include a
+change would take it for noise); beyond a threshold the days before the change are discounted, the
+change being dated inside the window by a scan of its residuals (a long window that fires late also
+holds days from before the change, which must go with the old data).
 
 Updating is a few vectorised array operations over (days x arms x grid): a few milliseconds for 90
 days of a platform campaign, so the whole state is recomputed from the per-day data at every update
@@ -61,7 +68,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import NamedTuple
 
 import numpy as np
@@ -77,6 +84,18 @@ FloatArray = NDArray[np.float64]
 #: grid point that happens to fit a few days perfectly from being believed absolutely.
 _IMPR_SIGMA0 = 0.15
 _IMPR_NU0 = 2.0
+
+#: Grid points (per arm, the most probable) over which a level discount's Bayes factor is taken.
+_SELECT_POINTS = 32
+
+#: :meth:`LearnerConfig.tracking_drift`'s candidate level discounts and their prior (README,
+#: "Benchmarks": what they do on the allocation benchmark).
+DRIFT_DISCOUNTS = (1.0, 0.97, 0.94, 0.9)
+DRIFT_DISCOUNT_PRIOR = (0.4, 0.2, 0.2, 0.2)
+
+#: Settings added after campaign ledgers existed, at the value that reproduces the learner from
+#: before them: :meth:`LearnerConfig.settings` leaves them out, so those ledgers resume.
+_NEUTRAL_SETTINGS: dict[str, object] = {"level_discounts": (1.0,), "level_discount_prior": (1.0,)}
 
 #: Share of a day's conversions first reported 0, 1, ..., 6 days later (typical attribution).
 DEFAULT_DELAY_PMF: tuple[float, ...] = (0.45, 0.25, 0.12, 0.08, 0.05, 0.03, 0.02)
@@ -169,6 +188,19 @@ class LearnerConfig:
         after ``n`` days. Without the correction the estimate after a few days sits at its floor
         and the posterior is too sure of what those noisy days say (README, "Benchmarks": the
         learner's interval coverage); 0 switches it off.
+    level_discounts
+        Candidate daily discounts ``delta`` of each arm's level ``beta`` (module docstring: drift).
+        The level is a Poisson-Gamma discount process: between two days its Gamma posterior keeps
+        its mean and loses ``1 - delta`` of its evidence per day, so the curve's height follows
+        slow drift while its shape ``(k, n)`` is still learned from every day. Each refresh picks,
+        per platform, the candidate with the highest posterior probability (the marginal
+        likelihood of its arms' days, a product of one-step-ahead predictive densities, times
+        ``level_discount_prior``). ``(1.0,)`` (the default): a static level.
+        :meth:`tracking_drift` gives the candidates measured on the allocation benchmark, where
+        they gain on changing and drifting worlds and cost steadiness on posts (README,
+        "Benchmarks"); the over-dispersion is then still estimated around a static level's fit.
+    level_discount_prior
+        Prior probabilities of ``level_discounts``.
     """
 
     n_grid: int = 40
@@ -193,6 +225,29 @@ class LearnerConfig:
     dispersion_dof: float = 2.0
     use_impressions: bool = True
     impressions_days: float | None = 20.0
+    level_discounts: tuple[float, ...] = (1.0,)
+    level_discount_prior: tuple[float, ...] = (1.0,)
+
+    @classmethod
+    def tracking_drift(cls, **kwargs: object) -> LearnerConfig:
+        """Settings under which each arm's level may drift: ``level_discounts`` are
+        :data:`DRIFT_DISCOUNTS` with prior :data:`DRIFT_DISCOUNT_PRIOR` (other settings as
+        ``kwargs``)."""
+        return cls(
+            level_discounts=DRIFT_DISCOUNTS,
+            level_discount_prior=DRIFT_DISCOUNT_PRIOR,
+            **kwargs,  # type: ignore[arg-type]
+        )
+
+    def settings(self) -> dict[str, object]:
+        """The settings as a dict (``dataclasses.asdict``) for a ledger, without those added later
+        that are at the value reproducing the learner from before them (a campaign started then
+        resumes with the same learner)."""
+        out = asdict(self)
+        for key, neutral in _NEUTRAL_SETTINGS.items():
+            if tuple(out[key]) == neutral:
+                del out[key]
+        return out
 
     def __post_init__(self) -> None:
         lo, hi = self.k_range
@@ -213,6 +268,15 @@ class LearnerConfig:
             raise ValueError("k_pooling_sd must be positive or None")
         if self.impressions_days is not None and self.impressions_days <= 0:
             raise ValueError("impressions_days must be positive or None")
+        if (
+            not self.level_discounts
+            or len(self.level_discounts) != len(self.level_discount_prior)
+            or not all(0 < d <= 1 for d in self.level_discounts)
+            or min(self.level_discount_prior) <= 0
+        ):
+            raise ValueError(
+                "level_discounts must be in (0, 1] and level_discount_prior positive, equally long"
+            )
         if (
             not self.shapes
             or len(self.shapes) != len(self.shape_prior)
@@ -241,6 +305,8 @@ class _Posterior:
     shape: FloatArray  # (A, G)
     rate: FloatArray  # (A, G)
     log_prior: FloatArray  # (A, G): the grid prior these weights started from
+    #: (D, A, G): the level's mean on each data day where levels are discounted (None: shape / rate)
+    day_level: FloatArray | None = None
 
     @property
     def weights(self) -> FloatArray:
@@ -366,6 +432,8 @@ class OnlineCurveLearner:
             self.config.overdispersion if self.config.overdispersion is not None else 0.05
         )
         self.delay_pmf_ = self._pmf0.copy()
+        self.level_discount_ = np.ones(self.n_arms)
+        self._noise_means = np.zeros((0, self.n_arms))  # fitted means the dispersion is read from
         self._post = _Posterior(
             logw=self._logprior_k - _logsumexp(self._logprior_k)[:, None],
             shape=np.broadcast_to(self._a0, self._k.shape).copy(),
@@ -558,13 +626,15 @@ class OnlineCurveLearner:
         shape_ll = self._impressions_loglik(omega)
         # quasi-likelihood weights from the previous posterior's fitted means, then once more from
         # the new posterior (with the over-dispersion re-estimated from its residuals)
-        mu = self._post_mean_at(self._post, g) * f
+        mu = self._fitted(self._post, g) * f
         post, mu = self._fit(g, logg, c, f, omega, mu, self.overdispersion_, shape_ll)
         if self.config.overdispersion is None:
             self.overdispersion_ = _moment_overdispersion(
-                c, mu, valid & (omega > 0.5), self.config.dispersion_dof
+                c, self._noise_means, valid & (omega > 0.5), self.config.dispersion_dof
             )
-        post, mu = self._fit(g, logg, c, f, omega, mu, self.overdispersion_, shape_ll)
+        post, mu = self._fit(
+            g, logg, c, f, omega, mu, self.overdispersion_, shape_ll, select_discount=True
+        )
         newest = max(days)
         if self._last_tested_day is None or newest > self._last_tested_day:
             self._last_tested_day = newest
@@ -638,14 +708,28 @@ class OnlineCurveLearner:
         mu: FloatArray,
         inv_kappa: float,
         shape_ll: FloatArray | None,
+        select_discount: bool = False,
     ) -> tuple[_Posterior, FloatArray]:
         """Grid posterior with quasi-likelihood weights ``omega / (1 + mu / kappa)`` (and the
-        impressions' ``shape_ll`` for the same ``omega``).
+        impressions' ``shape_ll`` for the same ``omega``); with ``select_discount``, each arm's
+        level discount is chosen first (:meth:`_select_discount`).
 
         Returns it and its fitted daily means ``mu * f``."""
         rate_mean = self._pooled_rate(c, f, omega)
         w = omega / (1.0 + mu * inv_kappa)
         post = self._posterior(g, logg, c, f, w, rate_mean, shape_ll)
+        if select_discount:
+            delta = self._select_discount(post, g, c, f, w, self._b0(rate_mean))
+            if not np.array_equal(delta, self.level_discount_):
+                self.level_discount_ = delta
+                post = self._posterior(g, logg, c, f, w, rate_mean, shape_ll)
+        # the over-dispersion is estimated around a static level's fit: each day's own filtered
+        # level has followed that day's noise, and would leave residuals at the estimate's floor
+        static = post
+        if np.any(self.level_discount_ < 1.0):
+            ones = np.ones(self.n_arms)
+            static = self._posterior(g, logg, c, f, w, rate_mean, shape_ll, discount=ones)
+        self._noise_means = self._post_mean_at(static, g) * f
         self._design = {
             "conversions": c,
             "reported_share": f,
@@ -655,7 +739,7 @@ class OnlineCurveLearner:
             "log_impressions": np.where(self.config.use_impressions, self._log_impr_now, np.nan),
             "impressions_weight": omega,
         }
-        return post, self._post_mean_at(post, g) * f
+        return post, self._fitted(post, g) * f
 
     def _g_days(self, s: FloatArray) -> tuple[FloatArray, FloatArray]:
         """``g`` of every day's spend and its log, each (D, A, G), cached per day (a day's spend
@@ -699,27 +783,118 @@ class OnlineCurveLearner:
         w: FloatArray,
         rate_mean: FloatArray,
         shape_loglik: FloatArray | None = None,
+        discount: FloatArray | None = None,
     ) -> _Posterior:
         """Grid posterior from the days' conversions (quasi-likelihood weights ``w``), plus
-        ``shape_loglik`` (A, G): what other data (the impressions) say about ``(k, n)``."""
-        a0 = self._a0
+        ``shape_loglik`` (A, G): what other data (the impressions) say about ``(k, n)``; the level
+        discounted per arm by ``discount`` (default: ``level_discount_``)."""
         b0 = self._b0(rate_mean)
-        wc = np.sum(w * c, axis=0)  # (A,)
-        rate = b0 + np.einsum("da,dag->ag", w * f, g)
-        shape = np.broadcast_to(a0 + wc[:, None], rate.shape)
-        loglik = (
-            a0 * np.log(b0)
-            - gammaln(a0)
-            + gammaln(shape)
-            - shape * np.log(rate)
-            + np.einsum("da,dag->ag", w * c, logg)
-        )
+        delta = self.level_discount_ if discount is None else discount
+        loglik, shape, rate, day_level = self._level_loglik(g, c, f, w, b0, delta)
+        loglik = loglik + np.einsum("da,dag->ag", w * c, logg)
         if shape_loglik is not None:
             loglik = loglik + shape_loglik
         log_prior = self._k_prior(loglik)
         logw = log_prior + loglik
         logw = logw - _logsumexp(logw)[:, None]
-        return _Posterior(logw=logw, shape=shape, rate=rate, log_prior=log_prior)
+        return _Posterior(
+            logw=logw, shape=shape, rate=rate, log_prior=log_prior, day_level=day_level
+        )
+
+    def _select_discount(
+        self,
+        post: _Posterior,
+        g: FloatArray,
+        c: FloatArray,
+        f: FloatArray,
+        w: FloatArray,
+        b0: FloatArray,
+    ) -> FloatArray:
+        """Per arm, the candidate of ``level_discounts`` with the highest posterior probability,
+        its prior times its marginal likelihood.
+
+        Against the discount ``post`` was fitted with, a candidate's Bayes factor is the
+        posterior expectation of the per-grid-point likelihood ratio (the grid prior held fixed),
+        ``p(y | delta) / p(y | delta_now) = E_post[p(y | k, n, delta) / p(y | k, n, delta_now)]``,
+        taken over the ``_SELECT_POINTS`` grid points with the most posterior weight."""
+        cands = np.asarray(self.config.level_discounts, dtype=float)
+        if cands.size == 1:
+            return np.full(self.n_arms, cands[0])
+        top = np.argsort(-post.logw, axis=1)[:, :_SELECT_POINTS]  # (A, K)
+        g_top = np.take_along_axis(g, top[None, :, :], axis=2)  # (D, A, K)
+        b0_top = np.take_along_axis(np.broadcast_to(b0, post.logw.shape), top, axis=1)
+        logw = np.take_along_axis(post.logw, top, axis=1)
+        logw = logw - _logsumexp(logw)[:, None]
+        now = self._level_loglik(g_top, c, f, w, b0_top, self.level_discount_)[0]
+        score = np.empty((cands.size, self.n_arms))
+        for i, d in enumerate(cands):
+            ll = self._level_loglik(g_top, c, f, w, b0_top, np.full(self.n_arms, d))[0]
+            score[i] = _logsumexp(logw + ll - now)
+        # one discount per platform: its arms' log Bayes factors add up (posts of a platform share
+        # its auctions and seasons, and one post's few conversions rarely tell drift from noise)
+        score = score @ self._onehot  # (C, H)
+        score += np.log(np.asarray(self.config.level_discount_prior))[:, None]
+        best = cands[np.argmax(score, axis=0)]  # (H,)
+        return np.asarray(self._onehot @ best)
+
+    def _level_loglik(
+        self,
+        g: FloatArray,
+        c: FloatArray,
+        f: FloatArray,
+        w: FloatArray,
+        b0: FloatArray,
+        delta: FloatArray,
+    ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray | None]:
+        """Log marginal likelihood of the conversions with ``beta`` integrated out (A, G; without
+        the ``sum w c log g`` term), the newest day's Gamma (shape, rate) of ``beta``, and the
+        level's mean on every day (D, A, G; None when no level is discounted).
+
+        The level is a Poisson-Gamma discount process with daily discount ``delta`` (A,): the data
+        part of the Gamma posterior decays by ``delta ** gap`` between days, so the likelihood is
+        the product of one-step-ahead predictive densities, each the ratio of the Gamma
+        normalisers after and before the day. Arms with ``delta = 1`` get the static closed form
+        (the same value: the ratios telescope)."""
+        a0 = self._a0  # (A, 1)
+        xc = w * c  # (D, A)
+        shape = np.broadcast_to(a0 + np.sum(xc, axis=0)[:, None], b0.shape)
+        rate = b0 + np.einsum("da,dag->ag", w * f, g)
+        loglik = a0 * np.log(b0) - gammaln(a0) + gammaln(shape) - shape * np.log(rate)
+        moving = delta < 1.0
+        if not moving.any() or c.shape[0] < 2:
+            return loglik, shape, rate, None
+
+        def log_norm(shape: FloatArray, rate: FloatArray) -> FloatArray:
+            return np.asarray(gammaln(shape) - shape * np.log(rate))
+
+        days = np.asarray(self._data.days, dtype=float)
+        order = np.argsort(days, kind="stable")
+        t = days[order]
+        arms = np.flatnonzero(moving)
+        d = delta[arms]
+        # delta ** (t_i - t_s) = decay_s / decay_i; log decay floored at -700 (float64's range:
+        # reached only by days ~700 / |log delta| old, 18 years at delta = 0.9)
+        decay = np.exp(np.maximum(np.log(d)[None, :] * (t[-1] - t)[:, None], -700.0))  # (D, M)
+        # the data part of each day's posterior: discounted sums through that day
+        cum_c = np.cumsum(xc[np.ix_(order, arms)] * decay, axis=0) / decay  # (D, M)
+        cum_g = g[np.ix_(order, arms)]  # (D, M, G), a copy
+        cum_g *= ((w * f)[np.ix_(order, arms)] * decay)[:, :, None]
+        np.cumsum(cum_g, axis=0, out=cum_g)
+        cum_g /= decay[:, :, None]
+        keep = d[None, :] ** np.diff(t)[:, None]  # (D - 1, M): from one day to the next
+        a_m, b_m = a0[arms], b0[arms]  # (M, 1), (M, G)
+        after = log_norm(a_m[None] + cum_c[:, :, None], b_m[None] + cum_g).sum(axis=0)
+        before = log_norm(
+            a_m[None] + (cum_c[:-1] * keep)[:, :, None], b_m[None] + cum_g[:-1] * keep[:, :, None]
+        ).sum(axis=0) + log_norm(a_m, b_m)
+        loglik = loglik.copy()
+        loglik[arms] = after - before
+        shape, rate = shape.copy(), rate.copy()
+        shape[arms] = a_m + cum_c[-1][:, None]
+        rate[arms] = b_m + cum_g[-1]
+        day_level = np.broadcast_to(shape / rate, g.shape).copy()
+        day_level[np.ix_(order, arms)] = (a_m[None] + cum_c[:, :, None]) / (b_m[None] + cum_g)
+        return loglik, shape, rate, day_level
 
     def _impressions_terms(self, logg: FloatArray) -> _ImpressionTerms | None:
         """Per-day products behind :meth:`_impressions_loglik` for this refresh's days (None: no
@@ -769,6 +944,21 @@ class OnlineCurveLearner:
         """Posterior mean of ``beta * g_k(s)`` for precomputed ``g`` of shape (D, A, G)."""
         return np.einsum("ag,dag->da", post.weights * post.shape / post.rate, g)
 
+    @staticmethod
+    def _fitted(post: _Posterior, g: FloatArray) -> FloatArray:
+        """Posterior mean of ``beta * g_k(s_d)`` on the data days (``g`` of all of them, D x A x
+        G), with each day's own level where levels are discounted (days added since ``post``
+        was fitted: the newest level)."""
+        lvl = post.day_level
+        if lvl is None:
+            return OnlineCurveLearner._post_mean_at(post, g)
+        if lvl.shape[0] < g.shape[0]:
+            newest = np.broadcast_to(
+                post.shape / post.rate, (g.shape[0] - lvl.shape[0], *lvl.shape[1:])
+            )
+            lvl = np.concatenate([lvl, newest])
+        return np.einsum("ag,dag->da", post.weights, lvl * g)
+
     # --- change detection -------------------------------------------------------------------------
     def _detect(
         self,
@@ -804,6 +994,7 @@ class OnlineCurveLearner:
                 np.where(pre, omega * q, 0.0),
                 rate_mean,
                 self._impressions_loglik(np.where(pre, omega, 0.0)),
+                discount=np.ones(self.n_arms),
             )
             wts = post.weights
             gw = np.einsum("da,dag->ag", np.where(win, f, 0.0), g)  # (A, G): sum_d f g_k(s_d)
@@ -938,7 +1129,9 @@ class OnlineCurveLearner:
         ``impressions_weight``, add the impressions' marginal likelihood of ``(k, n)``
         (:meth:`_impressions_loglik`: the module docstring's paid funnel), with the noise prior
         ``impressions_noise_prior`` = (pseudo-days, sd), scaled per arm by
-        ``impressions_coarsening`` (``LearnerConfig.impressions_days``).
+        ``impressions_coarsening`` (``LearnerConfig.impressions_days``). Days count towards an
+        arm's level with ``level_discount ** age`` (:meth:`_level_loglik`; 1: a static level, the
+        model above).
         """
         if not self._design:
             raise ValueError("no data yet: observe() and refresh() first")
@@ -953,6 +1146,7 @@ class OnlineCurveLearner:
             axis=0
         )
         out["impressions_coarsening"] = self._impressions_coarsening(m)
+        out["level_discount"] = self.level_discount_.copy()
         return out
 
     def max_observed_spend(self) -> FloatArray:
@@ -977,6 +1171,7 @@ class OnlineCurveLearner:
             "shape_mean": np.sum(w * self._n[None, :], axis=1).tolist(),
             "conversions_at_reference": self.expected(self.reference_spend).tolist(),
             "overdispersion": float(self.overdispersion_),
+            "level_discount": self.level_discount_.tolist(),
             "delay_pmf": self.delay_pmf_.tolist(),
             "change_events": [e.__dict__ for e in self.change_events_],
         }

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -23,6 +23,9 @@ from amplify.commands.common import (
     show,
 )
 from amplify.pipeline import SettingsError, atomic_write_text
+
+if TYPE_CHECKING:
+    from amplify.learn import LearnerConfig
 
 
 def committed_rounds(ledger: Path, name: str) -> int:
@@ -105,6 +108,17 @@ def campaign_command(
         Path | None,
         typer.Option("--out", "-o", help="Write every round (per arm) to this CSV file."),
     ] = None,
+    track_drift: Annotated[
+        bool,
+        typer.Option(
+            "--track-drift",
+            help=(
+                "Let each arm's conversion level drift (creative fatigue, auctions, seasons): "
+                "old days count less where the data say so. Off by default; a campaign keeps "
+                "the setting it was started with."
+            ),
+        ),
+    ] = False,
     json_mode: JsonOpt = False,
 ) -> None:
     """Run or resume the online campaign loop; every round is committed to the ledger.
@@ -120,6 +134,9 @@ def campaign_command(
             raise SettingsError(f"--out {out}: use a .csv file name")
         if ledger.exists() and ledger.is_dir():
             raise SettingsError(f"--ledger {ledger}: is a folder; give a file name such as run.db")
+        from amplify.learn import LearnerConfig
+
+        learner = LearnerConfig.tracking_drift() if track_drift else None
         if simulate:
             if record is not None or round_ is not None:
                 raise SettingsError("--record/--round are for real campaigns; drop --simulate")
@@ -135,6 +152,7 @@ def campaign_command(
                 name=name,
                 out=out,
                 json_mode=json_mode,
+                learner=learner,
             )
         else:
             doc = _real(
@@ -149,6 +167,7 @@ def campaign_command(
                 name=name,
                 out=out,
                 json_mode=json_mode,
+                learner=learner,
             )
         if json_mode:
             emit_json(doc)
@@ -167,6 +186,7 @@ def _simulated(
     name: str,
     out: Path | None,
     json_mode: bool,
+    learner: LearnerConfig | None,
 ) -> dict[str, Any]:
     from amplify.campaign import run_simulated
     from amplify.simulate import VARIANTS
@@ -197,6 +217,7 @@ def _simulated(
             history_days=history_days,
             name=name,
             progress=tick,
+            learner=learner,
         )
     table = result.table
     if out is not None:
@@ -230,6 +251,7 @@ def _real(
     name: str,
     out: Path | None,
     json_mode: bool,
+    learner: LearnerConfig | None,
 ) -> dict[str, Any]:
     import pandas as pd
 
@@ -245,7 +267,15 @@ def _real(
     arm_names = tuple(a.strip() for a in (arms or ",".join(C.PLATFORMS)).split(",") if a.strip())
     if len(arm_names) < 2:
         raise SettingsError(f"--arms {arms!r}: give at least two arms, comma-separated")
-    camp = Campaign(ledger, arms=arm_names, constraints=budget, policy=policy, seed=seed, name=name)
+    camp = Campaign(
+        ledger,
+        arms=arm_names,
+        constraints=budget,
+        policy=policy,
+        seed=seed,
+        name=name,
+        learner=learner,
+    )
     doc: dict[str, Any] = {"ok": True, "ledger": str(ledger), "campaign": name}
     if record is not None:
         from amplify.data.readers import read_csv
