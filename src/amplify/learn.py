@@ -711,8 +711,9 @@ class OnlineCurveLearner:
         select_discount: bool = False,
     ) -> tuple[_Posterior, FloatArray]:
         """Grid posterior with quasi-likelihood weights ``omega / (1 + mu / kappa)`` (and the
-        impressions' ``shape_ll`` for the same ``omega``); with ``select_discount``, each arm's
-        level discount is chosen first (:meth:`_select_discount`).
+        impressions' ``shape_ll`` for the same ``omega``); with ``select_discount``, the level
+        discounts are chosen again from it (:meth:`_select_discount`) and, when they change, the
+        posterior refitted. Also keeps the fitted means the over-dispersion is estimated from.
 
         Returns it and its fitted daily means ``mu * f``."""
         rate_mean = self._pooled_rate(c, f, omega)
@@ -810,8 +811,8 @@ class OnlineCurveLearner:
         w: FloatArray,
         b0: FloatArray,
     ) -> FloatArray:
-        """Per arm, the candidate of ``level_discounts`` with the highest posterior probability,
-        its prior times its marginal likelihood.
+        """Per arm, its platform's candidate of ``level_discounts`` with the highest posterior
+        probability: the prior times the marginal likelihood of the platform's arms.
 
         Against the discount ``post`` was fitted with, a candidate's Bayes factor is the
         posterior expectation of the per-grid-point likelihood ratio (the grid prior held fixed),
