@@ -208,9 +208,10 @@ def report_rows(
 
 def _row_numbers(
     record: Mapping[Any, Any], cols: Sequence[str], where: str, row: int, problems: list[Problem]
-) -> dict[str, float]:
+) -> dict[str, float] | None:
     """The non-negative numbers of ``cols`` in one table row; a blank cell or an absent column is
-    left out, anything else that is not a non-negative number goes to ``problems``."""
+    left out, anything else that is not a non-negative number goes to ``problems``. None (and a
+    problem) when ``spend`` or ``conversions`` is not among them: a row needs both."""
     vals: dict[str, float] = {}
     for col in cols:
         v = record.get(col)
@@ -227,6 +228,9 @@ def _row_numbers(
             )
             continue
         vals[col] = x
+    if "spend" not in vals or "conversions" not in vals:
+        problems.append(Problem(where, row, "spend/conversions", "empty value", "fill in both"))
+        return None
     return vals
 
 
@@ -274,10 +278,7 @@ def history_rows(history: pd.DataFrame, arms: Sequence[str]) -> list[OutcomeRow]
         vals = _row_numbers(
             r, ("spend", "conversions", "impressions", "clicks"), "<history>", i, problems
         )
-        if "spend" not in vals or "conversions" not in vals:
-            problems.append(
-                Problem("<history>", i, "spend/conversions", "empty value", "fill in both")
-            )
+        if vals is None:
             continue
         rows.append(
             OutcomeRow(
@@ -828,10 +829,7 @@ def record_outcomes(
                 i,
                 problems,
             )
-            if "spend" not in vals or "conversions" not in vals:
-                problems.append(
-                    Problem("<outcomes>", i, "spend/conversions", "empty value", "fill in both")
-                )
+            if vals is None:
                 continue
             rows.append(
                 OutcomeRow(

@@ -433,7 +433,6 @@ class OnlineCurveLearner:
         )
         self.delay_pmf_ = self._pmf0.copy()
         self.level_discount_ = np.ones(self.n_arms)
-        self._noise_means = np.zeros((0, self.n_arms))  # fitted means the dispersion is read from
         self._post = _Posterior(
             logw=self._logprior_k - _logsumexp(self._logprior_k)[:, None],
             shape=np.broadcast_to(self._a0, self._k.shape).copy(),
@@ -630,7 +629,10 @@ class OnlineCurveLearner:
         post, mu = self._fit(g, logg, c, f, omega, mu, self.overdispersion_, shape_ll)
         if self.config.overdispersion is None:
             self.overdispersion_ = _moment_overdispersion(
-                c, self._noise_means, valid & (omega > 0.5), self.config.dispersion_dof
+                c,
+                self._static_means(post, g, logg, c, f, shape_ll),
+                valid & (omega > 0.5),
+                self.config.dispersion_dof,
             )
         post, mu = self._fit(
             g, logg, c, f, omega, mu, self.overdispersion_, shape_ll, select_discount=True
@@ -713,7 +715,7 @@ class OnlineCurveLearner:
         """Grid posterior with quasi-likelihood weights ``omega / (1 + mu / kappa)`` (and the
         impressions' ``shape_ll`` for the same ``omega``); with ``select_discount``, the level
         discounts are chosen again from it (:meth:`_select_discount`) and, when they change, the
-        posterior refitted. Also keeps the fitted means the over-dispersion is estimated from.
+        posterior refitted.
 
         Returns it and its fitted daily means ``mu * f``."""
         rate_mean = self._pooled_rate(c, f, omega)
@@ -724,13 +726,6 @@ class OnlineCurveLearner:
             if not np.array_equal(delta, self.level_discount_):
                 self.level_discount_ = delta
                 post = self._posterior(g, logg, c, f, w, rate_mean, shape_ll)
-        # the over-dispersion is estimated around a static level's fit: each day's own filtered
-        # level has followed that day's noise, and would leave residuals at the estimate's floor
-        static = post
-        if np.any(self.level_discount_ < 1.0):
-            ones = np.ones(self.n_arms)
-            static = self._posterior(g, logg, c, f, w, rate_mean, shape_ll, discount=ones)
-        self._noise_means = self._post_mean_at(static, g) * f
         self._design = {
             "conversions": c,
             "reported_share": f,
@@ -741,6 +736,25 @@ class OnlineCurveLearner:
             "impressions_weight": omega,
         }
         return post, self._fitted(post, g) * f
+
+    def _static_means(
+        self,
+        post: _Posterior,
+        g: FloatArray,
+        logg: FloatArray,
+        c: FloatArray,
+        f: FloatArray,
+        shape_ll: FloatArray | None,
+    ) -> FloatArray:
+        """Fitted daily means ``mu * f`` of a static level, with the weights of the last
+        :meth:`_fit` (``post``): the over-dispersion is estimated around them. Each day's own
+        filtered level would have followed that day's noise and left the estimate at its floor."""
+        if np.all(self.level_discount_ == 1.0):
+            return self._post_mean_at(post, g) * f
+        w, rate_mean = self._design["weight"], self._design["rate_mean"]
+        ones = np.ones(self.n_arms)
+        static = self._posterior(g, logg, c, f, w, rate_mean, shape_ll, discount=ones)
+        return self._post_mean_at(static, g) * f
 
     def _g_days(self, s: FloatArray) -> tuple[FloatArray, FloatArray]:
         """``g`` of every day's spend and its log, each (D, A, G), cached per day (a day's spend
