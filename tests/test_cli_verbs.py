@@ -152,10 +152,10 @@ def test_campaign_human_output_and_bad_input(tmp_path: Path) -> None:
     assert "not an amplify ledger" in doc["message"]
 
 
-def test_campaign_track_drift_is_kept_with_the_campaign(tmp_path: Path) -> None:
-    """``--track-drift`` reaches the learner and is stored with the campaign: resuming without it
-    is refused. Without it the stored learner settings are the ones from before the option (a
-    ledger started then resumes)."""
+def test_campaign_learner_settings_are_kept_with_the_campaign(tmp_path: Path) -> None:
+    """``--track-drift`` and ``--static-levels`` reach the learner and are stored with the
+    campaign: resuming with the other one is refused, resuming with neither keeps the stored one.
+    A static campaign stores what ledgers from before drift tracking stored, so they resume."""
     from amplify.learn import DRIFT_DISCOUNTS, LearnerConfig
     from amplify.ledger import Ledger
 
@@ -163,17 +163,33 @@ def test_campaign_track_drift_is_kept_with_the_campaign(tmp_path: Path) -> None:
     args = ("campaign", "--ledger", ledger, "--simulate", "--variant", "drift", "--rounds", "3")
     code, doc = invoke_json(*args, "--track-drift")
     assert code == 0, doc
-    code, doc = invoke_json(*args)
+    code, doc = invoke_json(*args, "--static-levels")
     assert (code, doc["error"]) == (2, "bad_input")
     assert "different: learner" in doc["message"]
-    code, doc = invoke_json(*args, "--name", "static")
+    code, doc = invoke_json(*args)
+    assert (code, doc["resumed_from_round"]) == (0, 3), doc
+    code, doc = invoke_json(*args, "--static-levels", "--name", "static")
     assert code == 0, doc
+    code, doc = invoke_json(*args, "--name", "static")
+    assert (code, doc["resumed_from_round"]) == (0, 3), doc
+    code, doc = invoke_json(*args, "--name", "new")
+    assert code == 0, doc
+    code, doc = invoke_json(*args, "--track-drift", "--static-levels", "--name", "both")
+    assert (code, doc["error"]) == (2, "bad_input")
     with Ledger(ledger) as led:
-        tracked = led.run_settings(led.run_id("default"))["learner"]
-        static = led.run_settings(led.run_id("static"))["learner"]
+        tracked, static, new = (
+            led.run_settings(led.run_id(n))["learner"] for n in ("default", "static", "new")
+        )
     assert tuple(tracked["level_discounts"]) == DRIFT_DISCOUNTS
     assert set(tracked) - set(static) == {"level_discounts", "level_discount_prior"}
-    assert static == json.loads(json.dumps(LearnerConfig().settings()))
+    assert set(new) - set(tracked) == {"track_posts"}
+    assert new["track_posts"] is False
+    assert static == json.loads(json.dumps(LearnerConfig.static().settings()))
+    for stored in (tracked, static, new):  # what resumes a campaign is what it stored
+        assert json.loads(json.dumps(LearnerConfig.from_settings(stored).settings())) == stored
+    assert not LearnerConfig.from_settings(static).tracks_drift
+    assert LearnerConfig.from_settings(tracked) == LearnerConfig.tracking_drift()
+    assert LearnerConfig.from_settings(new) == LearnerConfig()
 
 
 def test_campaign_real_loop_records_then_plans(tmp_path: Path) -> None:

@@ -57,8 +57,8 @@ FloatArray = NDArray[np.float64]
 
 #: Written to the ledger with every run and round: what produced the plans.
 MODEL_VERSION = (
-    "amplify.learn.OnlineCurveLearner/grid-gamma-4 (posts pooled on their platform; impressions "
-    "inform the curve shape)"
+    "amplify.learn.OnlineCurveLearner/grid-gamma-5 (posts pooled on their platform; impressions "
+    "inform the curve shape; a platform's level may drift)"
 )
 
 #: Policies known by name (``"oracle"`` needs a simulated world).
@@ -432,6 +432,20 @@ def simulate_rounds(
 # --------------------------------------------------------------------------------------------------
 
 
+def stored_learner(ledger_path: str | Path, name: str) -> LearnerConfig | None:
+    """The learner settings campaign ``name`` of a ledger was started with (None: no such ledger
+    file or campaign)."""
+    path = Path(ledger_path)
+    if not path.is_file():
+        return None
+    with Ledger(path) as led:
+        try:
+            settings = led.run_settings(led.run_id(name))
+        except LedgerError:
+            return None
+    return LearnerConfig.from_settings(settings["learner"])
+
+
 class Campaign:
     """An online campaign over a ledger: plans, outcomes and updates, resumable at any round.
 
@@ -451,7 +465,9 @@ class Campaign:
         A policy object, or a name from :data:`POLICY_NAMES` (default ``"thompson"``).
     learner
         An :class:`~amplify.learn.OnlineCurveLearner` for these arms, or a
-        :class:`~amplify.learn.LearnerConfig` (default: weak priors centred on ``budget / n_arms``).
+        :class:`~amplify.learn.LearnerConfig`. None: the settings campaign ``name`` was started
+        with when the ledger holds it (a campaign resumes with its own learner, also one started
+        under an earlier default), else the default (weak priors centred on ``budget / n_arms``).
         Its state is rebuilt from the ledger.
     world
         A simulated :class:`~amplify.simulate.CampaignWorld` providing the outcomes; without one,
@@ -504,7 +520,7 @@ class Campaign:
                 self.arms,
                 self.platform,
                 reference_spend=self.constraints.budget / len(self.arms),
-                config=learner,
+                config=learner if learner is not None else stored_learner(ledger_path, name),
             )
         if world is not None and tuple(world.arms) != self.arms:
             raise ValueError(f"world arms {world.arms} differ from campaign arms {self.arms}")
@@ -904,7 +920,8 @@ def run_simulated(
     progress
         Called with ``(rounds_done, rounds)`` after each committed round.
     learner
-        The learner's settings (default :class:`~amplify.learn.LearnerConfig`).
+        The learner's settings (None: those of the campaign in the ledger, else the default
+        :class:`~amplify.learn.LearnerConfig`).
     """
     horizon = max(int(rounds), 2)
     if n_posts:

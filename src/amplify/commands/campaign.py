@@ -113,10 +113,18 @@ def campaign_command(
         typer.Option(
             "--track-drift",
             help=(
-                "Let each arm's conversion level drift (creative fatigue, auctions, seasons): "
-                "old days count less where the data say so. Off by default; a campaign keeps "
-                "the setting it was started with."
+                "Let every arm's conversion level drift, posts' too (creative fatigue, auctions, "
+                "seasons): old days count less where the data say so. By default only a "
+                "platform that is one arm is tracked; a campaign keeps the setting it was "
+                "started with."
             ),
+        ),
+    ] = False,
+    static_levels: Annotated[
+        bool,
+        typer.Option(
+            "--static-levels",
+            help="Keep every arm's conversion level static (every day counts the same).",
         ),
     ] = False,
     json_mode: JsonOpt = False,
@@ -136,7 +144,15 @@ def campaign_command(
             raise SettingsError(f"--ledger {ledger}: is a folder; give a file name such as run.db")
         from amplify.learn import LearnerConfig
 
-        learner = LearnerConfig.tracking_drift() if track_drift else None
+        if track_drift and static_levels:
+            raise SettingsError("--track-drift and --static-levels: give one of them")
+        learner = (
+            LearnerConfig.tracking_drift()
+            if track_drift
+            else LearnerConfig.static()
+            if static_levels
+            else None
+        )
         if simulate:
             if record is not None or round_ is not None:
                 raise SettingsError("--record/--round are for real campaigns; drop --simulate")
