@@ -154,8 +154,9 @@ def test_campaign_human_output_and_bad_input(tmp_path: Path) -> None:
 
 def test_campaign_learner_settings_are_kept_with_the_campaign(tmp_path: Path) -> None:
     """``--track-drift`` and ``--static-levels`` reach the learner and are stored with the
-    campaign: resuming with the other one is refused, resuming with neither keeps the stored one.
-    A static campaign stores what ledgers from before drift tracking stored, so they resume."""
+    campaign: resuming with the other one is refused, resuming with neither keeps the stored one
+    (also for more rounds). A static campaign stores what ledgers from before drift tracking
+    stored, so they resume."""
     from amplify.learn import DRIFT_DISCOUNTS, LearnerConfig
     from amplify.ledger import Ledger
 
@@ -168,6 +169,11 @@ def test_campaign_learner_settings_are_kept_with_the_campaign(tmp_path: Path) ->
     assert "different: learner" in doc["message"]
     code, doc = invoke_json(*args)
     assert (code, doc["resumed_from_round"]) == (0, 3), doc
+    # more rounds go on in the same world (the horizon it was started with)
+    code, doc = invoke_json(*args[:-1], "5")
+    assert (code, doc["resumed_from_round"], doc["rounds"]) == (0, 3, 5), doc
+    with Ledger(ledger) as led:
+        assert "horizon=3," in led.run_settings(led.run_id("default"))["world"]
     code, doc = invoke_json(*args, "--static-levels", "--name", "static")
     assert code == 0, doc
     code, doc = invoke_json(*args, "--name", "static")

@@ -24,6 +24,7 @@ import dataclasses
 import hashlib
 import json
 import math
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -432,18 +433,31 @@ def simulate_rounds(
 # --------------------------------------------------------------------------------------------------
 
 
-def stored_learner(ledger_path: str | Path, name: str) -> LearnerConfig | None:
-    """The learner settings campaign ``name`` of a ledger was started with (None: no such ledger
-    file or campaign)."""
+def stored_settings(ledger_path: str | Path, name: str) -> dict[str, Any] | None:
+    """The settings campaign ``name`` of a ledger was started with (None: no such ledger file or
+    campaign)."""
     path = Path(ledger_path)
     if not path.is_file():
         return None
     with Ledger(path) as led:
         try:
-            settings = led.run_settings(led.run_id(name))
+            return led.run_settings(led.run_id(name))
         except LedgerError:
             return None
-    return LearnerConfig.from_settings(settings["learner"])
+
+
+def stored_learner(ledger_path: str | Path, name: str) -> LearnerConfig | None:
+    """The learner settings campaign ``name`` of a ledger was started with (None: no such ledger
+    file or campaign)."""
+    settings = stored_settings(ledger_path, name)
+    return None if settings is None else LearnerConfig.from_settings(settings["learner"])
+
+
+def _stored_horizon(ledger_path: str | Path, name: str) -> int | None:
+    """The horizon of the simulated world campaign ``name`` of a ledger was started on."""
+    settings = stored_settings(ledger_path, name)
+    found = re.search(r"horizon=(\d+)", str((settings or {}).get("world")))
+    return None if found is None else int(found.group(1))
 
 
 class Campaign:
@@ -895,7 +909,9 @@ def run_simulated(
 ) -> CampaignResult:
     """A simulated campaign on a :class:`~amplify.simulate.CampaignWorld`, recorded in a ledger.
 
-    Running it again with the same arguments resumes (or, when complete, just reads the ledger).
+    Running it again with the same arguments resumes (or, when complete, just reads the ledger);
+    with more ``rounds`` it goes on in the same world (its horizon, which sets the day of a change
+    and the span of a drift, is the one it was started with).
 
     Parameters
     ----------
@@ -923,7 +939,7 @@ def run_simulated(
         The learner's settings (None: those of the campaign in the ledger, else the default
         :class:`~amplify.learn.LearnerConfig`).
     """
-    horizon = max(int(rounds), 2)
+    horizon = _stored_horizon(ledger_path, name) or max(int(rounds), 2)
     if n_posts:
         world = CampaignWorld.posts(
             seed, n_posts, variant=variant, horizon=horizon, daily_budget=budget
