@@ -1,6 +1,6 @@
 """Allocation benchmark: the online loop's policies against the oracle on simulated campaign worlds.
 
-Run ``python benchmarks/allocation.py`` (full: 100 seeds, 2 worker processes; 10 min 59 s on an
+Run ``python benchmarks/allocation.py`` (full: 100 seeds, 2 worker processes; 8 min 21 s on an
 idle 2-core machine) or ``python benchmarks/allocation.py --quick`` (a few
 seeds, < 3 min). Writes ``benchmarks/results/allocation.json`` and
 ``benchmarks/results/regret.png``. An alternative learner or default-policy setting is one command
