@@ -449,8 +449,8 @@ def stored_settings(ledger_path: str | Path, name: str) -> dict[str, Any] | None
 def stored_learner(ledger_path: str | Path, name: str) -> LearnerConfig | None:
     """The learner settings campaign ``name`` of a ledger was started with (None: no such ledger
     file or campaign)."""
-    settings = stored_settings(ledger_path, name)
-    return None if settings is None else LearnerConfig.from_settings(settings["learner"])
+    learner = (stored_settings(ledger_path, name) or {}).get("learner")
+    return None if learner is None else LearnerConfig.from_settings(learner)
 
 
 def _stored_horizon(ledger_path: str | Path, name: str) -> int | None:
