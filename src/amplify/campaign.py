@@ -446,16 +446,14 @@ def stored_settings(ledger_path: str | Path, name: str) -> dict[str, Any] | None
             return None
 
 
-def stored_learner(ledger_path: str | Path, name: str) -> LearnerConfig | None:
-    """The learner settings campaign ``name`` of a ledger was started with (None: no such ledger
-    file or campaign)."""
-    learner = (stored_settings(ledger_path, name) or {}).get("learner")
+def _stored_learner(settings: Mapping[str, Any] | None) -> LearnerConfig | None:
+    """The learner of a campaign's stored settings (None: no settings, or none of the learner)."""
+    learner = (settings or {}).get("learner")
     return None if learner is None else LearnerConfig.from_settings(learner)
 
 
-def _stored_horizon(ledger_path: str | Path, name: str) -> int | None:
-    """The horizon of the simulated world campaign ``name`` of a ledger was started on."""
-    settings = stored_settings(ledger_path, name)
+def _stored_horizon(settings: Mapping[str, Any] | None) -> int | None:
+    """The horizon of the simulated world in a campaign's stored settings."""
     found = re.search(r"horizon=(\d+)", str((settings or {}).get("world")))
     return None if found is None else int(found.group(1))
 
@@ -534,7 +532,9 @@ class Campaign:
                 self.arms,
                 self.platform,
                 reference_spend=self.constraints.budget / len(self.arms),
-                config=learner if learner is not None else stored_learner(ledger_path, name),
+                config=learner
+                if learner is not None
+                else _stored_learner(stored_settings(ledger_path, name)),
             )
         if world is not None and tuple(world.arms) != self.arms:
             raise ValueError(f"world arms {world.arms} differ from campaign arms {self.arms}")
@@ -939,7 +939,10 @@ def run_simulated(
         The learner's settings (None: those of the campaign in the ledger, else the default
         :class:`~amplify.learn.LearnerConfig`).
     """
-    horizon = _stored_horizon(ledger_path, name) or max(int(rounds), 2)
+    stored = stored_settings(ledger_path, name)  # read once: the world's horizon and the learner
+    horizon = _stored_horizon(stored) or max(int(rounds), 2)
+    if learner is None:
+        learner = _stored_learner(stored)
     if n_posts:
         world = CampaignWorld.posts(
             seed, n_posts, variant=variant, horizon=horizon, daily_budget=budget
