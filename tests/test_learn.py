@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import numpy as np
 import pytest
 
@@ -520,7 +518,7 @@ def test_a_drifting_level_is_followed_and_a_steady_one_kept() -> None:
     conv = rng.poisson(mean * rng.gamma(20.0, 1.0 / 20.0, size=mean.shape)).astype(float)
     # the change detector off: the discount alone
     quiet = LearnerConfig(detect_threshold=np.inf)
-    static = replace(quiet, level_discounts=(1.0,), level_discount_prior=(1.0,))
+    static = LearnerConfig.static(detect_threshold=np.inf)
     learners = {
         "tracking": OnlineCurveLearner(ARMS, reference_spend=1000.0, config=quiet),
         "static": OnlineCurveLearner(ARMS, reference_spend=1000.0, config=static),
@@ -546,9 +544,9 @@ def test_a_drifting_level_is_followed_and_a_steady_one_kept() -> None:
 
 def test_the_posts_of_a_platform_share_its_level_discount() -> None:
     """One drifting post decides for its platform (its Bayes factor is summed with its peers'):
-    with ``LearnerConfig.tracking_drift()`` both Facebook posts discount, the Instagram post keeps
-    a static level. By default posts keep static levels and the Instagram post, its platform's one
-    arm, is tracked."""
+    with ``LearnerConfig.tracking_drift()`` both Facebook posts discount, though only the first
+    drifts, and the Instagram post (drifting down) discounts on its own evidence. By default posts
+    keep static levels and the Instagram post, its platform's one arm, is tracked as before."""
     rng = np.random.default_rng(8)
     n_days = 70
     arms = ("facebook:1", "facebook:2", "instagram:1")

@@ -941,8 +941,8 @@ def run_simulated(
     """
     stored = stored_settings(ledger_path, name)  # read once: the world's horizon and the learner
     horizon = _stored_horizon(stored) or max(int(rounds), 2)
-    if learner is None:
-        learner = _stored_learner(stored)
+    if learner is None:  # the stored learner, else the default (Campaign need not read it again)
+        learner = _stored_learner(stored) or LearnerConfig()
     if n_posts:
         world = CampaignWorld.posts(
             seed, n_posts, variant=variant, horizon=horizon, daily_budget=budget
