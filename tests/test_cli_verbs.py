@@ -222,12 +222,63 @@ def test_campaign_real_loop_records_then_plans(tmp_path: Path) -> None:
     code, doc = invoke_json(*base, "--record", bad, "--round", "1")
     assert code == 2
     assert "snapchat" in doc["message"]
+    # named as the user sees the file: its name, and row 2 under the header
+    assert {(p["file"], p["row"], p["column"]) for p in doc["problems"]} == {(str(bad), 2, "arm")}
     code, doc = invoke_json(*base, "--record", results)
     assert code == 2
     assert "--round" in doc["message"]
     code, doc = invoke_json("campaign", "--ledger", ledger)
     assert code == 2
     assert "--budget" in doc["message"]
+
+
+def test_campaign_real_starts_from_its_history(tmp_path: Path) -> None:
+    from amplify.ledger import Ledger
+    from amplify.simulate import CampaignWorld
+
+    world = CampaignWorld(3, daily_budget=900.0)
+    hist = tmp_path / "history.csv"
+    world.history(30).to_csv(hist, index=False)
+    base = ["campaign", "--ledger", tmp_path / "real.db", "--budget", "900", "--seed", "4"]
+    code, doc = invoke_json(*base, "--history", hist)
+    assert code == 0, doc
+    assert doc["history"]["rows"] == 90
+    code, cold = invoke_json("campaign", "--ledger", tmp_path / "cold.db", "--budget", "900")
+    assert code == 0, cold
+    # thirty days of varied spend put the first plan near the world's best split; a cold start
+    # cannot know it
+    best = world.oracle(900.0, 0)
+    arms = list(world.arms)
+
+    def off(plan: dict[str, float]) -> float:
+        return sum(abs(plan[a] - best[j]) for j, a in enumerate(arms))
+
+    assert off(doc["plan"]["spend"]) < 0.5 * off(cold["plan"]["spend"])
+    with Ledger(tmp_path / "real.db") as led:
+        assert len(led.outcome_rows(led.run_id("default"), reported_round=-1)) == 90
+    # the next day's call resumes the campaign without the file; another history is another
+    # campaign
+    code, doc = invoke_json(*base, "--no-plan")
+    assert code == 0, doc
+    other = tmp_path / "other.csv"
+    world.history(20).to_csv(other, index=False)
+    code, doc = invoke_json(*base, "--history", other)
+    assert code == 2
+    assert "history_sha256" in doc["message"]
+    # a bad file: every problem by file, row (header: row 1) and column; no ledger is written
+    bad = tmp_path / "bad.csv"
+    bad.write_text(
+        "day,arm,spend,conversions\n-3,facebook,300,9\n2,tiktok,300,4\n-1,snapchat,1,1\n"
+    )
+    fresh = tmp_path / "fresh.db"
+    code, doc = invoke_json("campaign", "--ledger", fresh, "--budget", "900", "--history", bad)
+    assert code == 2
+    found = {(p["file"], p["row"], p["column"]) for p in doc["problems"]}
+    assert found == {(str(bad), 3, "day"), (str(bad), 4, "arm")}, doc
+    assert not fresh.exists()
+    code, doc = invoke_json("campaign", "--ledger", fresh, "--simulate", "--history", hist)
+    assert code == 2
+    assert "--history-days" in doc["message"]
 
 
 # --- fit, recommend, scenario on one small fitted account ------------------------------------

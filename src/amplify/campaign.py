@@ -207,8 +207,29 @@ def report_rows(
     return rows
 
 
+def _row_label(label: object) -> int | None:
+    """A table row's index label as the row number problems name (None when it is not one)."""
+    try:
+        return int(label)  # type: ignore[call-overload]
+    except (TypeError, ValueError):
+        return None
+
+
+def _whole_number(value: object) -> int | None:
+    """``value`` as a whole number, or None (blank, text, a fraction)."""
+    try:
+        x = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return int(x) if math.isfinite(x) and x.is_integer() else None
+
+
 def _row_numbers(
-    record: Mapping[Any, Any], cols: Sequence[str], where: str, row: int, problems: list[Problem]
+    record: Mapping[Any, Any],
+    cols: Sequence[str],
+    where: str,
+    row: int | None,
+    problems: list[Problem],
 ) -> dict[str, float] | None:
     """The non-negative numbers of ``cols`` in one table row; a blank cell or an absent column is
     left out, anything else that is not a non-negative number goes to ``problems``. None (and a
@@ -235,55 +256,57 @@ def _row_numbers(
     return vals
 
 
-def history_rows(history: pd.DataFrame, arms: Sequence[str]) -> list[OutcomeRow]:
+def history_rows(
+    history: pd.DataFrame, arms: Sequence[str], *, file: str = "<history>"
+) -> list[OutcomeRow]:
     """A pre-period table (``day < 0, arm, spend, conversions``, optionally ``impressions`` and
     ``clicks``, blank where not reported) as ledger rows.
+
+    Problems name ``file`` and each row by its index label (a table read from a CSV file can carry
+    the file's row numbers there).
 
     Raises
     ------
     DataError
-        A missing column, an unknown arm or a day >= 0 (at the first such row), or every row whose
-        spend or conversions is blank, or whose numbers are not non-negative (row and column named).
+        A missing column, or every row with an unknown arm, a day that is not a negative whole
+        number, a blank spend or conversions, or numbers that are not non-negative (row and column
+        named).
     """
     need = {"day", "arm", "spend", "conversions"}
     missing = sorted(need - set(history.columns))
     if missing:
         raise DataError(
-            [Problem("<history>", None, m, "missing column", f"add column {m!r}") for m in missing]
+            [Problem(file, None, m, "missing column", f"add column {m!r}") for m in missing]
         )
     known = set(arms)
     rows = []
     problems: list[Problem] = []
     hist_records: list[dict[Any, Any]] = history.to_dict("records")
-    for i, r in enumerate(hist_records):
+    for label, r in zip(history.index, hist_records, strict=True):
+        i = _row_label(label)
         if r["arm"] not in known:
-            raise DataError(
-                [
-                    Problem(
-                        "<history>",
-                        i,
-                        "arm",
-                        f"unknown arm {r['arm']!r}",
-                        f"use one of {sorted(known)}",
-                    )
-                ]
+            problems.append(
+                Problem(file, i, "arm", f"unknown arm {r['arm']!r}", f"use one of {sorted(known)}")
             )
-        if int(r["day"]) >= 0:
-            raise DataError(
-                [
-                    Problem(
-                        "<history>", i, "day", "history days must be negative", "number them -N..-1"
-                    )
-                ]
+            continue
+        day = _whole_number(r["day"])
+        if day is None or day >= 0:
+            problems.append(
+                Problem(
+                    file,
+                    i,
+                    "day",
+                    f"{r['day']!r}: history days must be negative whole numbers",
+                    "number the days before the campaign -N..-1 (-1: the day before round 0)",
+                )
             )
-        vals = _row_numbers(
-            r, ("spend", "conversions", "impressions", "clicks"), "<history>", i, problems
-        )
+            continue
+        vals = _row_numbers(r, ("spend", "conversions", "impressions", "clicks"), file, i, problems)
         if vals is None:
             continue
         rows.append(
             OutcomeRow(
-                round=int(r["day"]),
+                round=day,
                 arm=str(r["arm"]),
                 age=99,
                 reported_round=-1,
@@ -452,6 +475,12 @@ def _stored_learner(settings: Mapping[str, Any] | None) -> LearnerConfig | None:
     return None if learner is None else LearnerConfig.from_settings(learner)
 
 
+def _history_sha256(rows: Sequence[OutcomeRow]) -> str:
+    """The fingerprint of a campaign's pre-period kept in its settings."""
+    text = json.dumps([dataclasses.astuple(r) for r in rows])
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
 def _stored_horizon(settings: Mapping[str, Any] | None) -> int | None:
     """The horizon of the simulated world in a campaign's stored settings."""
     found = re.search(r"horizon=(\d+)", str((settings or {}).get("world")))
@@ -491,8 +520,11 @@ class Campaign:
     n_draws
         Posterior draws handed to the policy each round.
     history
-        Optional pre-period (``day < 0``; columns ``day, arm, spend, conversions``), stored in the
-        ledger when the campaign is created.
+        Optional pre-period (``day < 0``; columns ``day, arm, spend, conversions``, optionally
+        ``impressions`` and ``clicks``; or its rows from :func:`history_rows`), stored in the
+        ledger when the campaign is created. None: the one campaign ``name`` was started with,
+        when the ledger holds it. Days of varied spend before the first round are worth more
+        than exploring can buy (README, "Benchmarks").
     """
 
     def __init__(
@@ -508,7 +540,7 @@ class Campaign:
         seed: int = 0,
         name: str = "default",
         n_draws: int = 64,
-        history: pd.DataFrame | None = None,
+        history: pd.DataFrame | Sequence[OutcomeRow] | None = None,
     ) -> None:
         self.ledger_path = Path(ledger_path)
         self.arms = tuple(arms)
@@ -521,6 +553,8 @@ class Campaign:
             else Constraints(budget=float(constraints))
         )
         self.policy: Policy | str = make_policy(policy) if isinstance(policy, str) else policy
+        # what the campaign was started with, where this call leaves it to the ledger
+        stored = stored_settings(ledger_path, name) if learner is None or history is None else None
         if isinstance(learner, OnlineCurveLearner):
             if learner.arms != self.arms:
                 raise ValueError(
@@ -532,9 +566,7 @@ class Campaign:
                 self.arms,
                 self.platform,
                 reference_spend=self.constraints.budget / len(self.arms),
-                config=learner
-                if learner is not None
-                else _stored_learner(stored_settings(ledger_path, name)),
+                config=learner if learner is not None else _stored_learner(stored),
             )
         if world is not None and tuple(world.arms) != self.arms:
             raise ValueError(f"world arms {world.arms} differ from campaign arms {self.arms}")
@@ -544,14 +576,26 @@ class Campaign:
         self.seed = int(seed)
         self.name = name
         self.n_draws = int(n_draws)
-        self._history = history_rows(history, self.arms) if history is not None else []
+        self._history = (
+            []
+            if history is None
+            else history_rows(history, self.arms)
+            if isinstance(history, pd.DataFrame)
+            else list(history)
+        )
+        # resumed without its pre-period, a campaign keeps the one it was started with (the ledger
+        # holds its rows)
+        self._history_sha256 = (
+            str(stored["history_sha256"])
+            if history is None and stored is not None and "history_sha256" in stored
+            else _history_sha256(self._history)
+        )
         self._fed = -2  # last reported_round the learner has seen
         self._outcomes: dict[int, DayOutcome] = {}
 
     # --- settings ---------------------------------------------------------------------------------
     def settings(self) -> dict[str, Any]:
         """What defines this campaign (stored in the ledger; a resume must match it)."""
-        hist = json.dumps([dataclasses.astuple(r) for r in self._history])
         return _jsonable(
             {
                 "arms": list(self.arms),
@@ -563,7 +607,7 @@ class Campaign:
                 "seed": self.seed,
                 "n_draws": self.n_draws,
                 "world": None if self.world is None else repr(self.world),
-                "history_sha256": hashlib.sha256(hist.encode()).hexdigest(),
+                "history_sha256": self._history_sha256,
             }
         )
 
@@ -795,6 +839,7 @@ def record_outcomes(
     *,
     name: str = "default",
     source: str = "imported",
+    file: str = "<outcomes>",
 ) -> int:
     """Record real results of one round (a day) in the ledger, in one transaction.
 
@@ -814,6 +859,9 @@ def record_outcomes(
         Campaign name in the ledger.
     source
         Free label stored with the rows.
+    file
+        The file named by problems with ``df``, whose rows they name by index label (a table read
+        from a CSV file can carry the file's row numbers there).
 
     Returns
     -------
@@ -835,29 +883,23 @@ def record_outcomes(
         problems: list[Problem] = []
         for col in ("arm", "spend", "conversions"):
             if col not in data.columns:
-                problems.append(
-                    Problem("<outcomes>", None, col, "missing column", f"add a {col!r} column")
-                )
+                problems.append(Problem(file, None, col, "missing column", f"add a {col!r} column"))
         if problems:
             raise DataError(problems)
         rows: list[OutcomeRow] = []
         default_age = last - round
-        for i, r in enumerate(data.to_dict("records")):
+        records: list[dict[Any, Any]] = data.to_dict("records")
+        for label, r in zip(data.index, records, strict=True):
+            i = _row_label(label)
             raw = str(r["arm"]).strip()
             arm = raw if raw in arms else normalize_platform(raw)
             if arm not in arms:
                 problems.append(
-                    Problem(
-                        "<outcomes>", i, "arm", f"unknown arm {r['arm']!r}", f"use one of {arms}"
-                    )
+                    Problem(file, i, "arm", f"unknown arm {r['arm']!r}", f"use one of {arms}")
                 )
                 continue
             vals = _row_numbers(
-                r,
-                ("spend", "conversions", "impressions", "clicks", "age"),
-                "<outcomes>",
-                i,
-                problems,
+                r, ("spend", "conversions", "impressions", "clicks", "age"), file, i, problems
             )
             if vals is None:
                 continue

@@ -25,6 +25,8 @@ from amplify.commands.common import (
 from amplify.pipeline import SettingsError, atomic_write_text
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from amplify.learn import LearnerConfig
 
 
@@ -98,6 +100,17 @@ def campaign_command(
         int | None,
         typer.Option("--round", min=0, help="Real: the round (day) --record belongs to."),
     ] = None,
+    history: Annotated[
+        Path | None,
+        typer.Option(
+            "--history",
+            help=(
+                "Real: CSV of the days before the campaign (day -N..-1, arm, spend, conversions, "
+                "and optionally impressions, clicks): the learner starts from them. Given when "
+                "the campaign starts; the ledger keeps it."
+            ),
+        ),
+    ] = None,
     plan: Annotated[
         bool, typer.Option("--plan/--no-plan", help="Real: plan and commit the next round.")
     ] = True,
@@ -154,8 +167,11 @@ def campaign_command(
             else None
         )
         if simulate:
-            if record is not None or round_ is not None:
-                raise SettingsError("--record/--round are for real campaigns; drop --simulate")
+            if record is not None or round_ is not None or history is not None:
+                raise SettingsError(
+                    "--record/--round/--history are for real campaigns; drop --simulate (a "
+                    "simulated campaign takes --history-days)"
+                )
             doc = _simulated(
                 ledger,
                 rounds=rounds,
@@ -179,6 +195,7 @@ def campaign_command(
                 arms=arms,
                 record=record,
                 round_=round_,
+                history=history,
                 plan=plan,
                 name=name,
                 out=out,
@@ -263,6 +280,7 @@ def _real(
     arms: str | None,
     record: Path | None,
     round_: int | None,
+    history: Path | None,
     plan: bool,
     name: str,
     out: Path | None,
@@ -272,7 +290,7 @@ def _real(
     import pandas as pd
 
     from amplify import constants as C
-    from amplify.campaign import Campaign, record_outcomes
+    from amplify.campaign import Campaign, history_rows, record_outcomes
 
     if policy == "oracle":
         raise SettingsError("--policy oracle needs a simulated world (--simulate)")
@@ -283,6 +301,11 @@ def _real(
     arm_names = tuple(a.strip() for a in (arms or ",".join(C.PLATFORMS)).split(",") if a.strip())
     if len(arm_names) < 2:
         raise SettingsError(f"--arms {arms!r}: give at least two arms, comma-separated")
+    pre = (
+        None
+        if history is None
+        else history_rows(_read_table(history), arm_names, file=str(history))
+    )
     camp = Campaign(
         ledger,
         arms=arm_names,
@@ -291,18 +314,20 @@ def _real(
         seed=seed,
         name=name,
         learner=learner,
+        history=pre,
     )
     doc: dict[str, Any] = {"ok": True, "ledger": str(ledger), "campaign": name}
+    if pre is not None:
+        doc["history"] = {"rows": len(pre), "file": str(history)}
     if record is not None:
-        from amplify.data.readers import read_csv
-
-        frame = read_csv(record).frame  # DataError (file, row) for files that are not CSV
-        for col in frame.columns:
-            if col not in ("arm", "platform"):
-                # a non-number stays text: record_outcomes names its row and column
-                with contextlib.suppress(TypeError, ValueError):
-                    frame[col] = pd.to_numeric(frame[col])
-        n = record_outcomes(ledger, int(round_ or 0), frame, name=name, source=str(record))
+        n = record_outcomes(
+            ledger,
+            int(round_ or 0),
+            _read_table(record),
+            name=name,
+            source=str(record),
+            file=str(record),
+        )
         doc["recorded"] = {"round": round_, "rows": n, "file": str(record)}
         if not json_mode:
             info(f"recorded {n} results of round {round_} from {record}")
@@ -328,6 +353,23 @@ def _real(
         atomic_write_text(out, result.table.to_csv(index=False))
         doc["out"] = str(out)
     return doc
+
+
+def _read_table(path: Path) -> pd.DataFrame:
+    """A CSV file's table, numbers as numbers, indexed by the file's row numbers (header: 1), so
+    that problems with its values name the row as the user sees it."""
+    import pandas as pd
+
+    from amplify.data.readers import read_csv
+
+    table = read_csv(path)  # DataError (file, row) for files that are not CSV
+    frame = table.frame.set_axis(table.rows, axis=0)
+    for col in frame.columns:
+        if col not in ("arm", "platform"):
+            # a non-number stays text: the reader of the table names its row and column
+            with contextlib.suppress(TypeError, ValueError):
+                frame[col] = pd.to_numeric(frame[col])
+    return frame
 
 
 def _show_summary(summary: dict[str, float], *, title: str) -> None:
