@@ -298,6 +298,14 @@ def test_simulate_page_shows_regret_of_thompson_vs_baselines() -> None:
     regret = res.summary.set_index("policy")["regret"]
     assert regret["Uniform split"] > regret["Thompson sampling (amplify)"]
     assert len(at.get("vega_lite_chart")) == 1
+    # a month of past days leaves less to learn: the same world, less regret
+    at.slider(key=S.SIM_HISTORY).set_value(30)
+    at.button(key="FormSubmitter:sim_form-Run the simulation").click().run()
+    assert not at.exception
+    _, informed = at.session_state[S.SIM_RESULT]
+    after = informed.summary.set_index("policy")["regret"]
+    assert after["Thompson sampling (amplify)"] < regret["Thompson sampling (amplify)"]
+    assert after["Uniform split"] == pytest.approx(regret["Uniform split"])
 
 
 # --- never a traceback ---------------------------------------------------------------------------

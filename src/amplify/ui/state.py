@@ -53,6 +53,7 @@ SIM_DAYS: Final = "sim_days"
 SIM_BUDGET: Final = "sim_budget"
 SIM_SEED: Final = "sim_seed"
 SIM_VARIANT: Final = "sim_variant"
+SIM_HISTORY: Final = "sim_history"
 SIM_RUN: Final = "sim_run"
 
 #: Options of the fit-mode radio (labels shown to the user).
