@@ -284,7 +284,9 @@ def history_rows(
     hist_records: list[dict[Any, Any]] = history.to_dict("records")
     for label, r in zip(history.index, hist_records, strict=True):
         i = _row_label(label)
-        if r["arm"] not in known:
+        raw = str(r["arm"]).strip()
+        arm = raw if raw in known else normalize_platform(raw)
+        if arm not in known:
             problems.append(
                 Problem(file, i, "arm", f"unknown arm {r['arm']!r}", f"use one of {sorted(known)}")
             )
@@ -307,7 +309,7 @@ def history_rows(
         rows.append(
             OutcomeRow(
                 round=day,
-                arm=str(r["arm"]),
+                arm=arm,
                 age=99,
                 reported_round=-1,
                 spend=vals["spend"],

@@ -319,6 +319,8 @@ def _real(
     doc: dict[str, Any] = {"ok": True, "ledger": str(ledger), "campaign": name}
     if pre is not None:
         doc["history"] = {"rows": len(pre), "file": str(history)}
+        if not json_mode:
+            info(f"read {len(pre)} results of the days before the campaign from {history}")
     if record is not None:
         n = record_outcomes(
             ledger,
