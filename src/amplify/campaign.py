@@ -25,7 +25,7 @@ import hashlib
 import json
 import math
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -224,6 +224,25 @@ def _whole_number(value: object) -> int | None:
     return int(x) if math.isfinite(x) and x.is_integer() else None
 
 
+def _arm_rows(
+    table: pd.DataFrame, arms: Sequence[str], file: str, problems: list[Problem]
+) -> Iterator[tuple[int | None, str, dict[Any, Any]]]:
+    """Each row of ``table`` whose ``arm`` is one of ``arms`` (as spelled there, or as exports spell
+    a platform: "Facebook", "FB") as ``(row, arm, values)``, the row named by its index label; a
+    row with another arm goes to ``problems``."""
+    records: list[dict[Any, Any]] = table.to_dict("records")
+    for label, r in zip(table.index, records, strict=True):
+        i = _row_label(label)
+        raw = str(r["arm"]).strip()
+        arm = raw if raw in arms else normalize_platform(raw)
+        if arm not in arms:
+            problems.append(
+                Problem(file, i, "arm", f"unknown arm {r['arm']!r}", f"use one of {sorted(arms)}")
+            )
+            continue
+        yield i, arm, r
+
+
 def _row_numbers(
     record: Mapping[Any, Any],
     cols: Sequence[str],
@@ -278,19 +297,9 @@ def history_rows(
         raise DataError(
             [Problem(file, None, m, "missing column", f"add column {m!r}") for m in missing]
         )
-    known = set(arms)
     rows = []
     problems: list[Problem] = []
-    hist_records: list[dict[Any, Any]] = history.to_dict("records")
-    for label, r in zip(history.index, hist_records, strict=True):
-        i = _row_label(label)
-        raw = str(r["arm"]).strip()
-        arm = raw if raw in known else normalize_platform(raw)
-        if arm not in known:
-            problems.append(
-                Problem(file, i, "arm", f"unknown arm {r['arm']!r}", f"use one of {sorted(known)}")
-            )
-            continue
+    for i, arm, r in _arm_rows(history, arms, file, problems):
         day = _whole_number(r["day"])
         if day is None or day >= 0:
             problems.append(
@@ -890,16 +899,7 @@ def record_outcomes(
             raise DataError(problems)
         rows: list[OutcomeRow] = []
         default_age = last - round
-        records: list[dict[Any, Any]] = data.to_dict("records")
-        for label, r in zip(data.index, records, strict=True):
-            i = _row_label(label)
-            raw = str(r["arm"]).strip()
-            arm = raw if raw in arms else normalize_platform(raw)
-            if arm not in arms:
-                problems.append(
-                    Problem(file, i, "arm", f"unknown arm {r['arm']!r}", f"use one of {arms}")
-                )
-                continue
+        for i, arm, r in _arm_rows(data, arms, file, problems):
             vals = _row_numbers(
                 r, ("spend", "conversions", "impressions", "clicks", "age"), file, i, problems
             )
