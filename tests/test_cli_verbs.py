@@ -238,9 +238,10 @@ def test_campaign_real_starts_from_its_history(tmp_path: Path) -> None:
 
     world = CampaignWorld(3, daily_budget=900.0)
     hist = tmp_path / "history.csv"
-    past = world.history(30)
+    past = world.history(30).drop(columns="platform")
     past["arm"] = past["arm"].str.title()  # "Facebook" as exports spell it
-    past.to_csv(hist, index=False)
+    # a platform-level export names the column "platform"
+    past.rename(columns={"arm": "platform"}).to_csv(hist, index=False)
     base = ["campaign", "--ledger", tmp_path / "real.db", "--budget", "900", "--seed", "4"]
     code, doc = invoke_json(*base, "--history", hist)
     assert code == 0, doc

@@ -279,7 +279,8 @@ def history_rows(
     history: pd.DataFrame, arms: Sequence[str], *, file: str = "<history>"
 ) -> list[OutcomeRow]:
     """A pre-period table (``day < 0, arm, spend, conversions``, optionally ``impressions`` and
-    ``clicks``, blank where not reported) as ledger rows.
+    ``clicks``, blank where not reported; ``platform`` for ``arm`` in a platform-level campaign,
+    as in :func:`record_outcomes`) as ledger rows.
 
     Problems name ``file`` and each row by its index label (a table read from a CSV file can carry
     the file's row numbers there).
@@ -291,6 +292,8 @@ def history_rows(
         number, a blank spend or conversions, or numbers that are not non-negative (row and column
         named).
     """
+    if "arm" not in history.columns and "platform" in history.columns:
+        history = history.rename(columns={"platform": "arm"})  # a platform-level export
     need = {"day", "arm", "spend", "conversions"}
     missing = sorted(need - set(history.columns))
     if missing:

@@ -105,9 +105,9 @@ def campaign_command(
         typer.Option(
             "--history",
             help=(
-                "Real: CSV of the days before the campaign (day -N..-1, arm, spend, conversions, "
-                "and optionally impressions, clicks): the learner starts from them. Given when "
-                "the campaign starts; the ledger keeps it."
+                "Real: CSV of the days before the campaign (day -N..-1, arm or platform, spend, "
+                "conversions, and optionally impressions, clicks): the learner starts from them. "
+                "Given when the campaign starts; the ledger keeps it."
             ),
         ),
     ] = None,
