@@ -20,6 +20,7 @@ share reported so far.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -567,8 +568,6 @@ class Campaign:
             else Constraints(budget=float(constraints))
         )
         self.policy: Policy | str = make_policy(policy) if isinstance(policy, str) else policy
-        # what the campaign was started with, where this call leaves it to the ledger
-        stored = stored_settings(ledger_path, name) if learner is None or history is None else None
         if isinstance(learner, OnlineCurveLearner):
             if learner.arms != self.arms:
                 raise ValueError(
@@ -580,7 +579,9 @@ class Campaign:
                 self.arms,
                 self.platform,
                 reference_spend=self.constraints.budget / len(self.arms),
-                config=learner if learner is not None else _stored_learner(stored),
+                config=learner
+                if learner is not None
+                else _stored_learner(stored_settings(ledger_path, name)),
             )
         if world is not None and tuple(world.arms) != self.arms:
             raise ValueError(f"world arms {world.arms} differ from campaign arms {self.arms}")
@@ -590,26 +591,22 @@ class Campaign:
         self.seed = int(seed)
         self.name = name
         self.n_draws = int(n_draws)
-        self._history = (
-            []
+        #: the pre-period given (None: none given, so a resumed campaign keeps the one it was
+        #: started with; see :meth:`_open`)
+        self._history: list[OutcomeRow] | None = (
+            None
             if history is None
             else history_rows(history, self.arms)
             if isinstance(history, pd.DataFrame)
             else list(history)
-        )
-        # resumed without its pre-period, a campaign keeps the one it was started with (the ledger
-        # holds its rows)
-        self._history_sha256 = (
-            str(stored["history_sha256"])
-            if history is None and stored is not None and "history_sha256" in stored
-            else _history_sha256(self._history)
         )
         self._fed = -2  # last reported_round the learner has seen
         self._outcomes: dict[int, DayOutcome] = {}
 
     # --- settings ---------------------------------------------------------------------------------
     def settings(self) -> dict[str, Any]:
-        """What defines this campaign (stored in the ledger; a resume must match it)."""
+        """What defines this campaign (stored in the ledger; a resume must match it, except that a
+        campaign given no pre-period resumes with the one it was started with)."""
         return _jsonable(
             {
                 "arms": list(self.arms),
@@ -621,16 +618,21 @@ class Campaign:
                 "seed": self.seed,
                 "n_draws": self.n_draws,
                 "world": None if self.world is None else repr(self.world),
-                "history_sha256": self._history_sha256,
+                "history_sha256": _history_sha256(self._history or []),
             }
         )
 
     def _open(self) -> tuple[Ledger, int]:
         led = Ledger(self.ledger_path)
         try:
-            run_id = led.ensure_run(
-                self.name, self.settings(), MODEL_VERSION, history=self._history
-            )
+            settings = self.settings()
+            if self._history is None:  # no pre-period given: the stored one (its rows are there)
+                with contextlib.suppress(LedgerError):
+                    stored = led.run_settings(led.run_id(self.name))
+                    settings["history_sha256"] = stored.get(
+                        "history_sha256", settings["history_sha256"]
+                    )
+            run_id = led.ensure_run(self.name, settings, MODEL_VERSION, history=self._history or [])
         except BaseException:
             led.close()
             raise
