@@ -225,6 +225,14 @@ def _whole_number(value: object) -> int | None:
     return int(x) if math.isfinite(x) and x.is_integer() else None
 
 
+def _with_arm_column(table: pd.DataFrame) -> pd.DataFrame:
+    """``table`` with a platform-level export's ``platform`` column as ``arm`` (when it has no
+    ``arm`` column)."""
+    if "arm" not in table.columns and "platform" in table.columns:
+        return table.rename(columns={"platform": "arm"})
+    return table
+
+
 def _arm_rows(
     table: pd.DataFrame, arms: Sequence[str], file: str, problems: list[Problem]
 ) -> Iterator[tuple[int | None, str, dict[Any, Any]]]:
@@ -293,8 +301,7 @@ def history_rows(
         number, a blank spend or conversions, or numbers that are not non-negative (row and column
         named).
     """
-    if "arm" not in history.columns and "platform" in history.columns:
-        history = history.rename(columns={"platform": "arm"})  # a platform-level export
+    history = _with_arm_column(history)
     need = {"day", "arm", "spend", "conversions"}
     missing = sorted(need - set(history.columns))
     if missing:
@@ -893,9 +900,7 @@ def record_outcomes(
             raise LedgerError(
                 f"{led.path}: round {round} has not been planned (last planned round: {last})"
             )
-        data = df.copy()
-        if "arm" not in data.columns and "platform" in data.columns:
-            data = data.rename(columns={"platform": "arm"})
+        data = _with_arm_column(df)
         problems: list[Problem] = []
         for col in ("arm", "spend", "conversions"):
             if col not in data.columns:
