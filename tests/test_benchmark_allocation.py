@@ -22,14 +22,19 @@ SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "allocation.py"
 POLICIES = ["thompson", "greedy", "uniform"]
 
 
-@pytest.fixture(scope="module")
-def bench() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("amplify_bench_allocation", SCRIPT)
+def _load(path: Path, name: str) -> ModuleType:
+    """A benchmark script as a module (the scripts are not part of the package)."""
+    spec = importlib.util.spec_from_file_location(name, path)
     assert spec is not None
     assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+@pytest.fixture(scope="module")
+def bench() -> ModuleType:
+    return _load(SCRIPT, "amplify_bench_allocation")
 
 
 @pytest.fixture(scope="module")
@@ -98,3 +103,25 @@ def test_learner_calibration_scores(bench: ModuleType) -> None:
         for score in block.values():
             assert 0.0 <= score["cover80"] <= score["cover95"] <= 1.0
             assert 0.0 < score["pit_mean"] < 1.0
+
+
+def test_pooled_runs_score_their_worlds_together(bench: ModuleType, results: list[dict]) -> None:
+    """``benchmarks/pool_allocation.py``: two runs of disjoint worlds pool to the run of all of
+    them, and a world counted twice is refused."""
+    pool = _load(SCRIPT.parent / "pool_allocation.py", "amplify_bench_pool")
+    whole = bench.aggregate(results, POLICIES)[3]
+    first, second = (bench.aggregate(part, POLICIES)[3] for part in (results[:2], results[2:]))
+    out = pool.pool([first, second])
+    row = out["variants"]["stationary"]
+    diff = np.asarray(whole["stationary"]["thompson"]) - whole["stationary"]["greedy"]
+    assert row["n_worlds"] == 3
+    assert row["paired"]["greedy"]["mean_diff"] == pytest.approx(diff.mean())
+    assert row["paired"]["greedy"]["median"] == pytest.approx(np.median(diff))
+    assert row["pct_oracle_mean"]["uniform"] == pytest.approx(
+        np.mean(whole["stationary"]["uniform"])
+    )
+    # one variant: each seed's "average over variants" is its own world
+    assert out["pooled_over_variants"]["greedy"]["mean_diff"] == pytest.approx(diff.mean())
+    assert out["pooled_over_variants"]["greedy"]["n_seeds"] == 3
+    with pytest.raises(ValueError, match="share seeds"):
+        pool.pool([first, first])
