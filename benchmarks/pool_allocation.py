@@ -29,9 +29,10 @@ DEFAULT = "thompson"
 
 
 def _ci(x: np.ndarray) -> dict[str, Any]:
+    """Mean of ``x`` with its 95% interval (normal approximation)."""
     m = float(np.mean(x))
     half = 1.96 * float(np.std(x, ddof=1)) / math.sqrt(len(x)) if len(x) > 1 else float("nan")
-    return {"mean_diff": m, "ci95": [m - half, m + half], "n_worlds": len(x)}
+    return {"mean_diff": m, "ci95": [m - half, m + half]}
 
 
 def pool(runs: Sequence[dict[str, Any]]) -> dict[str, Any]:
@@ -62,6 +63,7 @@ def pool(runs: Sequence[dict[str, Any]]) -> dict[str, Any]:
             diff = pct[DEFAULT] - pct[p]
             row["paired"][p] = {
                 **_ci(diff),
+                "n_worlds": len(diff),
                 "median": float(np.median(diff)),
                 "share_ahead": float(np.mean(diff > 0)),
             }
@@ -72,7 +74,6 @@ def pool(runs: Sequence[dict[str, Any]]) -> dict[str, Any]:
         common = sorted(set.intersection(*(set(d) for d in per_variant.values())))
         mean = np.array([np.mean([d[s] for d in per_variant.values()]) for s in common])
         pooled[p] = {**_ci(mean), "n_seeds": len(common)}
-        del pooled[p]["n_worlds"]
     return {"variants": table, "pooled_over_variants": pooled}
 
 
